@@ -1,0 +1,38 @@
+# Interface targets every project library links: warnings and sanitizers apply to our
+# code only, never to Boost or other third-party headers (those come in as SYSTEM).
+
+add_library(project_warnings INTERFACE)
+target_compile_options(project_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+    -Wimplicit-fallthrough -Wold-style-cast -Wcast-align -Wnull-dereference
+    $<$<BOOL:${ORDERS_WERROR}>:-Werror>)
+
+add_library(project_options INTERFACE)
+target_compile_features(project_options INTERFACE cxx_std_20)
+# Asio and Beast are compiled once, in src/asio (separate compilation mode).
+target_compile_definitions(project_options INTERFACE
+    BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+    BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+
+if(ORDERS_SANITIZE)
+    set(_san "-fsanitize=${ORDERS_SANITIZE}")
+    include(CheckCXXSourceCompiles)
+    set(CMAKE_REQUIRED_FLAGS "${_san}")
+    set(CMAKE_REQUIRED_LINK_OPTIONS "${_san}")
+    check_cxx_source_compiles("int main() { return 0; }" ORDERS_SANITIZER_WORKS)
+    unset(CMAKE_REQUIRED_FLAGS)
+    unset(CMAKE_REQUIRED_LINK_OPTIONS)
+    if(NOT ORDERS_SANITIZER_WORKS)
+        message(FATAL_ERROR "the compiler cannot build with ${_san}")
+    endif()
+    add_compile_options(${_san} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    add_link_options(${_san})
+endif()
+
+# orders_add_library(NAME SOURCES... [DEPS ...]): one library per src/ folder.
+function(orders_add_library name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+    add_library(${name} STATIC ${ARG_SOURCES})
+    target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${name} PUBLIC project_options ${ARG_DEPS} PRIVATE project_warnings)
+endfunction()

@@ -1,0 +1,85 @@
+#pragma once
+// Routes as data. One table of {method, path template, access, handler, docs} drives the
+// router (404 vs 405 + Allow), the metrics `route` label and the OpenAPI document.
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "auth/principal.hpp"
+#include "http/message.hpp"
+
+namespace svc::http {
+
+// Who may call a route. `user` and `admin` need a valid bearer token; `admin` also the
+// admin role (403 otherwise). Authentication runs before the body is parsed.
+enum class access { public_, user, admin };
+
+// Values captured from the path template's `{name}` segments, in template order.
+struct path_params {
+    std::vector<std::pair<std::string_view, std::string>> values;
+    // The value of `{name}`; throws std::out_of_range when the template has no such name.
+    const std::string& at(std::string_view name) const;
+};
+
+// Everything a handler receives. Lives on the session coroutine's frame for the duration
+// of one request; handlers must not keep references past their own completion.
+struct route_context {
+    const http::request& request;
+    http::path_params params;
+    std::optional<auth::principal> principal;  // set for `user` and `admin` routes
+    std::string_view request_id;
+};
+
+// Handlers run on the event loop that accepted the connection. They return a response or
+// throw problem_error (any other exception becomes a 500 with no detail).
+using handler = std::function<boost::asio::awaitable<response>(route_context&)>;
+
+// Documentation-only facts about a route, consumed by the OpenAPI generator.
+struct route_doc {
+    std::string summary;
+    std::string operation_id;
+    std::string tag;
+    // Further OpenAPI details (schemas, parameters, responses) are attached by the
+    // openapi module through this opaque hook, keyed by operation_id.
+};
+
+struct route {
+    http::method method;
+    std::string path_template;  // e.g. "/orders/{id}/pay"; no trailing slash except "/"
+    http::access access;
+    http::handler handler;
+    route_doc doc;
+};
+
+// The match for one request path.
+struct match {
+    const route* found = nullptr;  // null: 404 or 405
+    http::path_params params;      // when found
+    std::vector<method> allowed;   // when the path exists but not for this method (405)
+};
+
+// Immutable after construction; safe to share between event loops.
+class router {
+public:
+    explicit router(std::vector<route> routes);
+
+    // Matches `path` (already without the query, trailing slash optional) for `m`.
+    // HEAD matches GET routes.
+    match find(method m, std::string_view path) const;
+
+    std::span<const route> routes() const { return routes_; }
+
+private:
+    std::vector<route> routes_;
+    // Pre-split templates: segments_[i] belongs to routes_[i]; "{…}" segments are wildcards.
+    std::vector<std::vector<std::string>> segments_;
+};
+
+}  // namespace svc::http
