@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/fwd.hpp>
 
 #include "auth/principal.hpp"
 #include "http/message.hpp"
@@ -41,13 +42,47 @@ struct route_context {
 // throw problem_error (any other exception becomes a 500 with no detail).
 using handler = std::function<boost::asio::awaitable<response>(route_context&)>;
 
-// Documentation-only facts about a route, consumed by the OpenAPI generator.
+// ---- Documentation of a route, consumed only by the OpenAPI generator (src/openapi). ----
+// Every field after `tag` is optional; a route that fills none of them is still documented
+// (its path parameters, auth and the statuses its shape implies are derived).
+
+// Returns the JSON Schema of a body or parameter type — usually
+// {"$ref": "#/components/schemas/<Name>"} — after adding every named schema it refers to
+// into `components` (name → schema). Made by openapi::schema_of<T>() from a described
+// struct, so the router needs neither Boost.Describe nor Boost.JSON. Pure, no I/O.
+using schema_fn = boost::json::value (*)(boost::json::object& components);
+
+// A request header the route reads, e.g. Idempotency-Key or If-Match.
+struct header_doc {
+    std::string name{};
+    std::string description{};
+    schema_fn schema = nullptr;  // null: any string
+    bool required = false;
+};
+
+// A status the route answers with itself. The generator adds, from the route's shape, the
+// statuses any route of that shape can give: 401 (and 403 for admin) from `access`, 404 from
+// path parameters, 400/413/415/422 from a request body, 400/422 from query parameters,
+// 412 from an If-Match header, 429/431/500 everywhere, 503 on authenticated routes.
+struct response_doc {
+    unsigned status = 200;
+    std::string description{};
+    schema_fn body = nullptr;            // null: the error body for status >= 400, else none
+    std::vector<std::string> headers{};  // response headers by name: "Location", "ETag", ...
+    std::string content_type{};          // empty: application/json (when there is a body)
+};
+
 struct route_doc {
-    std::string summary;
-    std::string operation_id;
-    std::string tag;
-    // Further OpenAPI details (schemas, parameters, responses) are attached by the
-    // openapi module through this opaque hook, keyed by operation_id.
+    std::string summary{};
+    std::string operation_id{};
+    std::string tag{};
+    std::string description{};         // longer Markdown text, optional
+    schema_fn request_body = nullptr;  // the JSON body the route reads, if any
+    std::string request_example{};     // a JSON text example of that body, optional
+    schema_fn query = nullptr;         // an object schema: each property is a query parameter
+    schema_fn path = nullptr;          // an object schema for `{name}` parameters (default: strings)
+    std::vector<header_doc> headers{};
+    std::vector<response_doc> responses{};  // the success response first
 };
 
 struct route {
