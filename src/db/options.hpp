@@ -1,0 +1,36 @@
+#pragma once
+// Database settings. src/app/config.cpp fills this from the environment and CLI flags
+// (each setting: env var and flag, named in the comment); the defaults live here.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace svc::db {
+
+struct options {
+    // DATABASE_URL / --database-url: `sqlite://PATH` (PATH relative to data_dir unless
+    // absolute) or any libpq URI `postgresql://…` / `postgres://…`.
+    std::string url = "sqlite://orders.db";
+    // DATA_DIR / --data-dir: where a relative SQLite path lives.
+    std::string data_dir = ".";
+
+    // PostgreSQL pool, SQLAlchemy's knobs. Both counts are totals for the process; each event
+    // loop gets its own slice of ceil(total / loops) (see docs/DATABASE.md).
+    std::size_t pool_size = 20;                      // DB_POOL_SIZE / --db-pool-size
+    std::size_t max_overflow = 10;                   // DB_MAX_OVERFLOW / --db-max-overflow
+    std::chrono::seconds pool_recycle{3600};         // DB_POOL_RECYCLE / --db-pool-recycle (s)
+    std::chrono::milliseconds pool_timeout{5000};    // DB_POOL_TIMEOUT / --db-pool-timeout (s)
+    std::chrono::milliseconds statement_timeout{0};  // DB_STATEMENT_TIMEOUT_MS; 0 = none
+    bool prepared_statements = true;                 // DB_PREPARED_STATEMENTS=false for PgBouncer
+
+    // SQLite: reader connections (each on its own worker thread); there is always one writer.
+    std::size_t sqlite_readers = 2;                       // DB_SQLITE_READERS / --db-sqlite-readers
+    std::chrono::milliseconds sqlite_busy_timeout{5000};  // DB_SQLITE_BUSY_TIMEOUT_MS
+
+    // --no-migrate (MIGRATE=false): do not apply migrations at start; refuse to start when
+    // the schema is behind.
+    bool migrate = true;
+};
+
+}  // namespace svc::db

@@ -1,0 +1,141 @@
+#pragma once
+// The PostgreSQL connection pool: one slice per event loop (runtime::event_loops), so a
+// checkout, a query and a return touch only the calling loop's objects — no locks.
+//
+// Sizing: `pool_size` and `max_overflow` are process totals; loop i's slice gets
+// ceil(total / loops) of each (at least one connection per loop). A slice keeps up to its
+// share of `pool_size` idle connections; overflow connections are opened under load and
+// closed when returned while the slice already holds its share idle (SQLAlchemy's QueuePool).
+//
+// Usage (on an event loop thread, from a coroutine):
+//     auto lease = co_await pool.acquire();   // throws db::error{pool_timeout | connection_lost}
+//     pg::result r = co_await lease.execute(k_select_product, {product_id});
+//     auto results = co_await lease.transaction({{k_decrement_stock, {id, qty}},
+//                                                {k_insert_order, {...}}});   // one round trip
+//
+// Failures throw db::error (see db/error.hpp). A lease whose connection broke is dropped on
+// return and replaced by a fresh connection later; a connection that saw an error, or is
+// returned inside an open transaction, is rolled back and pinged before its next use.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "db/pg/param.hpp"
+#include "db/pg/result.hpp"
+
+namespace svc::runtime {
+class event_loops;
+}
+
+namespace svc::db::pg {
+
+struct pool_options {
+    std::size_t pool_size = 20;                        // process total, split among loops
+    std::size_t max_overflow = 10;                     // process total, split among loops
+    std::chrono::seconds recycle{3600};                // close connections older than this on return
+    std::chrono::milliseconds checkout_timeout{5000};  // wait for a free connection → pool_timeout
+    std::chrono::milliseconds connect_timeout{5000};   // one connection attempt
+    std::chrono::milliseconds statement_timeout{0};    // server-side statement_timeout; 0 = none
+    // Client-side bound on one round trip when statement_timeout is 0 (a dead peer that keeps
+    // the TCP connection open must not hang a request forever); statement_timeout + 1 s otherwise.
+    std::chrono::milliseconds io_timeout{30000};
+    bool prepared_statements = true;  // false: unnamed statements only (PgBouncer transaction mode)
+};
+
+// Hooks for metrics; called on the loop thread that did the work. Unset hooks cost nothing.
+struct pool_observer {
+    std::function<void(double seconds)> checkout_wait;  // db_pool_wait_seconds
+    std::function<void(double seconds)> query;          // db_query_duration_seconds (per round trip)
+};
+
+class connection;
+class pool;
+class slice;
+
+// Exclusive use of one connection until destroyed. Movable, not copyable. Must be used and
+// destroyed on the event loop that acquired it. A lease is one "session": statements run in
+// the order awaited; the caller must co_await each call before starting the next.
+class lease {
+public:
+    lease(lease&& other) noexcept;
+    lease& operator=(lease&& other) noexcept;
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease();
+
+    // Runs one statement (prepared once per connection and cached by SQL text, unless
+    // prepared statements are off). `sql` must stay valid until the call completes.
+    boost::asio::awaitable<result> execute(std::string_view sql, params args = {});
+
+    // Sends every statement, then one sync, in a single round trip, and returns one result
+    // per statement, in order. Statements between syncs form one implicit transaction, so
+    // the pipeline is atomic even without BEGIN/COMMIT. On the first failing statement the
+    // rest are skipped by the server, the work is rolled back (also an explicit BEGIN
+    // inside the pipeline) and db::error is thrown with statement_index() set.
+    boost::asio::awaitable<std::vector<result>> pipeline(std::vector<query> queries);
+
+    // pipeline({begin_sql, queries..., "COMMIT"}): an explicit transaction in one round
+    // trip. Returns the queries' results only (not BEGIN's or COMMIT's); statement_index()
+    // of an error counts `queries`. `begin_sql` may set the isolation level, e.g.
+    // "BEGIN ISOLATION LEVEL SERIALIZABLE"; it must be a constant.
+    boost::asio::awaitable<std::vector<result>> transaction(
+        std::vector<query> queries, std::string_view begin_sql = "BEGIN"
+    );
+
+private:
+    friend class slice;
+    lease(slice* owner, std::unique_ptr<connection> conn);
+    void release() noexcept;
+
+    slice* owner_ = nullptr;
+    std::unique_ptr<connection> connection_;
+};
+
+class pool {
+public:
+    // Opens no connection yet (the first checkouts do). `conninfo` is any libpq URI;
+    // `redacted_url` is the loggable form. `loops` must outlive the pool; destroy the pool
+    // after the loops have stopped running (or from the loops themselves after close()).
+    pool(runtime::event_loops& loops, std::string conninfo, std::string redacted_url, pool_options options);
+    ~pool();
+    pool(const pool&) = delete;
+    pool& operator=(const pool&) = delete;
+
+    // A connection from the calling loop's slice: an idle one (pinged first if it saw an
+    // error), a new one if the slice is below pool_size + max_overflow, or the first one
+    // returned within checkout_timeout. Throws db::error: pool_timeout (waited too long),
+    // connection_lost (cannot connect; after a failure, new attempts back off from 50 ms
+    // to 2 s and fail fast meanwhile), shutting_down (after close()).
+    // Must be called on an event loop thread (std::logic_error otherwise).
+    boost::asio::awaitable<lease> acquire();
+
+    // Round trip "SELECT 1" on a pooled connection (for /ready). Throws db::error.
+    boost::asio::awaitable<void> ping();
+
+    // Refuses new checkouts (shutting_down) and closes idle connections of every slice;
+    // leases out close their connection when returned. Thread-safe, idempotent.
+    void close();
+
+    // Current totals over all slices, for db_pool_connections{state}. Thread-safe.
+    std::size_t idle_connections() const;
+    std::size_t busy_connections() const;
+
+    // Set before the first acquire().
+    void set_observer(pool_observer observer);
+
+    const pool_options& options() const { return options_; }
+
+private:
+    pool_options options_;
+    std::vector<std::unique_ptr<slice>> slices_;
+    std::shared_ptr<const pool_observer> observer_;
+};
+
+}  // namespace svc::db::pg
