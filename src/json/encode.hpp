@@ -1,0 +1,83 @@
+#pragma once
+// Described struct → JSON. Members in declaration order; std::optional → null when empty;
+// described enums → their enumerator name; string_or_integer → its text.
+//
+//     std::string text = json::to_text(view);
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+#include "json/rules.hpp"
+#include "json/traits.hpp"
+
+namespace svc::json {
+
+template <class T>
+boost::json::value to_value(const T& v);
+
+namespace detail {
+
+template <class E>
+std::string_view enumerator_name(E value) {
+    std::string_view name = "unknown";
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<E>>([&](auto d) {
+        if (value == d.value) name = d.name;
+    });
+    return name;
+}
+
+}  // namespace detail
+
+template <class T>
+boost::json::value to_value(const T& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return boost::json::value(boost::json::string_view(v));
+    } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, bool>) {
+        return boost::json::value(v);
+    } else if constexpr (std::is_same_v<T, string_or_integer>) {
+        return boost::json::value(boost::json::string_view(v.text));
+    } else if constexpr (detail::described_enum<T>) {
+        return boost::json::value(boost::json::string_view(detail::enumerator_name(v)));
+    } else if constexpr (detail::is_optional<T>::value) {
+        if (!v) return boost::json::value(nullptr);
+        return to_value(*v);
+    } else if constexpr (detail::is_vector<T>::value) {
+        boost::json::array out;
+        out.reserve(v.size());
+        for (const auto& element : v) out.push_back(to_value(element));
+        return out;
+    } else if constexpr (detail::described_struct<T>) {
+        boost::json::object out;
+        out.reserve(boost::mp11::mp_size<detail::members_of<T>>::value);
+        boost::mp11::mp_for_each<detail::members_of<T>>([&](auto d) {
+            out.emplace(d.name, to_value(v.*d.pointer));
+        });
+        return out;
+    } else {
+        static_assert(detail::dependent_false<T>, "json::to_value: unsupported member type");
+    }
+}
+
+// Compact JSON text of `v`.
+template <class T>
+std::string to_text(const T& v) {
+    return boost::json::serialize(to_value(v));
+}
+
+// RFC 3339 UTC with microseconds, e.g. "2026-11-24T15:00:00.123456Z", for microseconds
+// since the Unix epoch (years 0001-9999).
+std::string format_utc_micros(std::int64_t micros_since_epoch);
+
+// The inverse of format_utc_micros for exactly that form, or nullopt.
+std::optional<std::int64_t> parse_utc_micros(std::string_view text);
+
+}  // namespace svc::json

@@ -1,0 +1,40 @@
+#include "json/query.hpp"
+
+#include <boost/url/parse_query.hpp>
+
+namespace svc::json {
+
+std::optional<std::vector<query_parameter>> split_query(std::string_view raw) {
+    std::vector<query_parameter> out;
+    if (raw.empty()) return out;
+    auto parsed = boost::urls::parse_query(raw);
+    if (!parsed) return std::nullopt;
+    boost::urls::encoding_opts options;
+    options.space_as_plus = true;
+    for (const auto& param : *parsed) {
+        out.push_back(
+            {param.key.decode(options), param.has_value ? param.value.decode(options) : std::string()}
+        );
+    }
+    return out;
+}
+
+namespace detail {
+
+const query_parameter* find_parameter(const std::vector<query_parameter>& parameters, std::string_view name) {
+    for (const auto& parameter : parameters) {
+        if (parameter.name == name) return &parameter;
+    }
+    return nullptr;
+}
+
+std::optional<std::string> read_text_parameter(reader& r, const std::string& value, const field_rule* rule) {
+    const auto issues_before = r.issue_count();
+    check_text(r, value, rule);
+    if (r.issue_count() != issues_before) return std::nullopt;
+    return value;
+}
+
+}  // namespace detail
+
+}  // namespace svc::json

@@ -1,0 +1,81 @@
+#pragma once
+// Query string → described struct, with the same rules and issue format as bodies; issue
+// locations are {"query", "<name>"}. Every member of a query struct must be std::optional
+// (a parameter is never required); values are text, so integers are parsed strictly from
+// decimal text ("10"; not "1e1", " 10" or "10.0"), enums by name, strings as given (valid
+// UTF-8 without NUL). Unknown parameters are ignored; when a parameter repeats, the first
+// occurrence counts.
+//
+//     auto result = json::decode_query<order_list_query>(request.query);
+//     malformed → 400 (broken percent-encoding), invalid → 422.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "json/decode.hpp"
+
+namespace svc::json {
+
+struct query_parameter {
+    std::string name;   // percent-decoded
+    std::string value;  // percent-decoded; "+" is a space
+};
+
+// Splits a raw query ("a=1&b=x%20y") into decoded parameters, in order. A parameter with no
+// "=" has an empty value. nullopt when the percent-encoding is broken.
+std::optional<std::vector<query_parameter>> split_query(std::string_view raw);
+
+namespace detail {
+
+const query_parameter* find_parameter(const std::vector<query_parameter>& parameters, std::string_view name);
+std::optional<std::string> read_text_parameter(reader& r, const std::string& value, const field_rule* rule);
+
+template <class T>
+std::optional<T> read_parameter(reader& r, const std::string& value, const field_rule* rule) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return read_text_parameter(r, value, rule);
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+        auto number = parse_decimal(value);
+        if (!number) {
+            r.fail("Input should be a valid integer, unable to parse string as an integer", "int_parsing");
+            return std::nullopt;
+        }
+        const auto issues_before = r.issue_count();
+        check_integer(r, *number, rule);
+        if (r.issue_count() != issues_before) return std::nullopt;
+        return number;
+    } else if constexpr (described_enum<T>) {
+        return read_enum_text<T>(r, value);
+    } else {
+        static_assert(dependent_false<T>, "json::decode_query: unsupported parameter type");
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+decode_result<T> decode_query(std::string_view raw) {
+    auto parameters = split_query(raw);
+    if (!parameters) return malformed{"Malformed query string"};
+    reader r(std::string("query"));
+    T out{};
+    boost::mp11::mp_for_each<detail::members_of<T>>([&](auto d) {
+        using member_type = std::remove_cvref_t<decltype(out.*d.pointer)>;
+        static_assert(detail::is_optional<member_type>::value, "query parameters are optional members");
+        const auto* parameter = detail::find_parameter(*parameters, d.name);
+        if (parameter == nullptr) return;
+        r.enter(std::string(d.name));
+        out.*d.pointer = detail::read_parameter<typename member_type::value_type>(
+            r, parameter->value, rule_for<T>(d.name)
+        );
+        r.leave();
+    });
+    if (!r.ok()) return invalid{r.take_issues()};
+    return out;
+}
+
+}  // namespace svc::json
