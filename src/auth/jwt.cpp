@@ -509,13 +509,15 @@ result verifier::impl::verify_uncached(std::string_view token, double now, valid
         return invalid(k_bad_algorithm);  // includes "none" and every algorithm not allowed
     }
 
+    // Decoding base64url is harmless on unsigned input and tells a mangled token ("Token is
+    // malformed") from a forged one; the JSON inside is parsed only once the signature holds.
+    const auto claims_text = token_format::base64url_decode(parts->payload);
     const auto signature = token_format::base64url_decode(parts->signature);
-    if (!signature) return invalid(k_malformed);
+    if (!claims_text || !signature) return invalid(k_malformed);
     if (!signature_is_valid(alg, parts->signing_input, *signature)) return invalid(k_bad_signature);
 
-    const auto claims_text = token_format::base64url_decode(parts->payload);
     json::value claims;
-    if (!claims_text || !parse_object(*claims_text, resource, claims)) return invalid(k_malformed);
+    if (!parse_object(*claims_text, resource, claims)) return invalid(k_malformed);
     return principal_from_claims(claims.get_object(), options, now, window);
 }
 
@@ -530,7 +532,9 @@ result verifier::verify(std::string_view token, std::chrono::system_clock::time_
     if (token.size() > options.max_token_bytes) return invalid("Token is too large");
     const double now_seconds = std::chrono::duration<double>(now.time_since_epoch()).count();
 
-    const bool cacheable = options.cache_entries > 0 && token.size() <= k_max_cached_token_bytes;
+    // An empty token would match a free slot (whose token is empty), so it is never cached.
+    const bool cacheable =
+        options.cache_entries > 0 && !token.empty() && token.size() <= k_max_cached_token_bytes;
     cached_token* slot = nullptr;
     if (cacheable) {
         token_cache& cache = t_token_cache;
