@@ -1,0 +1,653 @@
+// The only translation unit of the service that includes Beast's HTTP machinery.
+#include "http/server.hpp"
+
+#include <charconv>
+#include <ctime>
+#include <system_error>
+#include <unordered_set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/problem.hpp"
+#include "http/request_id.hpp"
+#include "observability/logging.hpp"
+#include "observability/metrics.hpp"
+#include <sys/socket.h>
+
+namespace svc::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using executor = asio::io_context::executor_type;
+using tcp = asio::ip::tcp;
+// Streams and acceptors bound to the concrete io_context executor: no type-erased executor
+// on the hot path.
+using socket_type = asio::basic_stream_socket<tcp, executor>;
+using acceptor_type = asio::basic_socket_acceptor<tcp, executor>;
+using stream_type = beast::basic_stream<tcp, executor, beast::unlimited_rate_policy>;
+using parser_type = bhttp::request_parser<bhttp::string_body>;
+
+// Expected I/O outcomes (timeouts, resets, limits) come back as error codes, not exceptions.
+constexpr auto k_as_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t k_read_chunk = 4096;
+// After an early answer (401, 404, 413…) to a request whose body we did not read, the rest of
+// the body is read and thrown away for at most this long / this much, so the client sees the
+// answer instead of a connection reset.
+constexpr auto k_linger_time = std::chrono::seconds(2);
+constexpr std::size_t k_linger_bytes = 4 * 1024 * 1024;
+constexpr std::string_view k_unmatched_route = "unmatched";
+
+struct http_metrics {
+    obs::counter_family& requests;
+    obs::histogram_family& duration;
+    obs::gauge& in_flight;
+    obs::gauge& connections;
+    obs::counter& rejected_connections;
+    obs::counter& dropped_slow_clients;
+};
+
+http_metrics& metrics() {
+    auto& reg = obs::default_registry();
+    static http_metrics instance{
+        reg.add_counter("http_requests_total", "HTTP requests answered.", {"method", "route", "status"}),
+        reg.add_histogram(
+            "http_request_duration_seconds",
+            "Time from the end of the request headers to the end of the response.",
+            {"method", "route"},
+            obs::latency_buckets()
+        ),
+        reg.add_gauge("http_requests_in_flight", "HTTP requests being processed.").get(),
+        reg.add_gauge("http_open_connections", "Open client connections.").get(),
+        reg.add_counter(
+               "http_connections_rejected_total", "Connections closed at once: max_connections reached."
+        )
+            .get(),
+        reg.add_counter(
+               "http_slow_clients_dropped_total",
+               "Connections dropped because headers or body arrived too slowly."
+        )
+            .get(),
+    };
+    return instance;
+}
+
+method from_beast(bhttp::verb verb) {
+    switch (verb) {
+        case bhttp::verb::get:
+            return method::get;
+        case bhttp::verb::head:
+            return method::head;
+        case bhttp::verb::post:
+            return method::post;
+        case bhttp::verb::put:
+            return method::put;
+        case bhttp::verb::patch:
+            return method::patch;
+        case bhttp::verb::delete_:
+            return method::delete_;
+        case bhttp::verb::options:
+            return method::options;
+        default:
+            return method::other;
+    }
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Splits an origin-form target into a percent-decoded path and the raw query. Returns false
+// for anything else ("*", absolute-form, bad escapes, a decoded NUL).
+bool split_target(std::string_view target, std::string& path, std::string& query) {
+    if (target.empty() || target.front() != '/') return false;
+    const auto question = target.find('?');
+    const auto raw_path = target.substr(0, question);
+    query = question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
+    path.clear();
+    path.reserve(raw_path.size());
+    for (std::size_t i = 0; i < raw_path.size(); ++i) {
+        if (raw_path[i] != '%') {
+            path += raw_path[i];
+            continue;
+        }
+        if (i + 2 >= raw_path.size()) return false;
+        const int high = hex_value(raw_path[i + 1]);
+        const int low = hex_value(raw_path[i + 2]);
+        if (high < 0 || low < 0) return false;
+        const char decoded = static_cast<char>(high * 16 + low);
+        if (decoded == '\0') return false;
+        path += decoded;
+        i += 2;
+    }
+    return true;
+}
+
+// The Date header, formatted once per second per thread.
+std::string_view http_date() {
+    thread_local std::time_t cached_second = 0;
+    thread_local char cached[32] = {};
+    thread_local std::size_t cached_size = 0;
+    const std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        ::gmtime_r(&now, &tm);
+        cached_size = std::strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_second = now;
+    }
+    return {cached, cached_size};
+}
+
+std::string_view status_label(unsigned status, std::array<char, 8>& buffer) {
+    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), status);
+    return {buffer.data(), static_cast<std::size_t>(result.ptr - buffer.data())};
+}
+
+std::string allow_header(const std::vector<method>& allowed) {
+    // A stable order, independent of the route table's.
+    static constexpr method k_order[] = {
+        method::get,
+        method::head,
+        method::post,
+        method::put,
+        method::patch,
+        method::delete_,
+        method::options};
+    std::string value;
+    for (const auto m : k_order) {
+        if (std::ranges::find(allowed, m) == allowed.end()) continue;
+        if (!value.empty()) value += ", ";
+        value += to_string(m);
+    }
+    return value;
+}
+
+class session;
+
+}  // namespace
+
+// Per event loop: its acceptor and its connections. Touched only on that loop's thread.
+struct loop_state {
+    explicit loop_state(asio::io_context& loop_context)
+        : context(loop_context), acceptor(loop_context.get_executor()) {}
+    asio::io_context& context;
+    acceptor_type acceptor;
+    std::unordered_set<session*> sessions;
+};
+
+struct server::shared_state : std::enable_shared_from_this<server::shared_state> {
+    shared_state(const http::router& r, authenticator a, server_options o)
+        : routes(r), authenticate(std::move(a)), options(std::move(o)) {}
+
+    const http::router& routes;
+    const authenticator authenticate;
+    const server_options options;
+    std::uint16_t bound_port = 0;                    // written by start() before the loops run
+    std::vector<std::unique_ptr<loop_state>> loops;  // [i] touched only on loop i
+    std::atomic<bool> shutdown_requested{false};     // first shutdown() call wins
+    std::atomic<bool> draining{false};               // set after on_stopped is stored
+    std::atomic<bool> stopped_reported{false};
+    std::atomic<std::size_t> open_connections{0};
+    std::function<void()> on_stopped;  // written once, before `draining`
+    asio::io_context* loop0 = nullptr;
+
+    std::unique_ptr<asio::steady_timer> grace_timer;  // touched only on loop 0
+
+    // Runs on_stopped on loop 0, once. Callable from any loop.
+    void report_stopped() {
+        if (stopped_reported.exchange(true, std::memory_order_acq_rel)) return;
+        asio::post(*loop0, [self = shared_from_this()] {
+            if (self->grace_timer) self->grace_timer->cancel();
+            if (self->on_stopped) self->on_stopped();
+        });
+    }
+};
+
+namespace {
+
+using shared_state = server::shared_state;
+
+// One client connection: reads requests one after another (pipelined ones straight from the
+// buffer), answers each in order, and closes on error, timeout, `Connection: close`, or
+// shutdown. Lives on the frame of its coroutine (run_session) on one loop.
+class session {
+public:
+    session(std::shared_ptr<shared_state> state, loop_state& loop, socket_type socket)
+        : state_(std::move(state)), loop_(loop), stream_(std::move(socket)) {
+        loop_.sessions.insert(this);
+        metrics().connections.inc();
+        boost::system::error_code ec;
+        const auto endpoint = stream_.socket().remote_endpoint(ec);
+        if (!ec) peer_ = endpoint.address().to_string();
+    }
+
+    ~session() {
+        loop_.sessions.erase(this);
+        metrics().connections.dec();
+        const auto left = state_->open_connections.fetch_sub(1, std::memory_order_acq_rel) - 1;
+        if (left == 0 && state_->draining.load(std::memory_order_acquire)) state_->report_stopped();
+    }
+
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    asio::awaitable<void> run();
+
+    // Shutdown began: a connection with no request in flight closes now; one with a request
+    // in flight finishes it and then closes.
+    void on_drain() {
+        if (phase_ != phase::in_flight) stream_.cancel();
+    }
+
+    // The grace period is over: close whatever is left.
+    void cut_off() {
+        boost::system::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.cancel();
+    }
+
+private:
+    enum class phase : std::uint8_t { idle, reading_header, in_flight };
+
+    // One request/response exchange; lives on serve_one()'s frame, and the members below
+    // that take it by reference are awaited at once.
+    struct exchange {
+        request req;
+        const parser_type::value_type* beast_request = nullptr;  // null: the headers did not parse
+        std::string request_id;
+        std::string_view route = k_unmatched_route;
+        clock::time_point started;
+        bool keep_alive = false;
+        bool body_pending = false;  // headers read, body not (yet)
+    };
+
+    asio::awaitable<bool> serve_one();
+    // Answers before the body is read (400, 401, 403, 404, 405, 413), then drains the unread
+    // body so the client sees the answer. Returns whether the connection can be reused.
+    asio::awaitable<bool> reject(exchange& x, const problem& p);
+    // Writes `res` with the standard headers, records metrics and the access log line.
+    // Returns whether the connection may serve another request.
+    asio::awaitable<bool> write_response(exchange& x, response res, bool keep_alive);
+    asio::awaitable<void> linger();
+    bool draining() const { return state_->draining.load(std::memory_order_acquire); }
+
+    std::shared_ptr<shared_state> state_;
+    loop_state& loop_;
+    stream_type stream_;
+    beast::flat_buffer buffer_;
+    std::optional<parser_type> parser_;
+    std::string peer_;
+    phase phase_ = phase::idle;
+};
+
+asio::awaitable<void> session::run() {
+    const auto& options = state_->options;
+    while (!draining()) {
+        if (buffer_.size() == 0) {
+            // Waiting for the next request: the idle timeout applies until its first byte.
+            phase_ = phase::idle;
+            stream_.expires_after(options.idle_timeout);
+            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(k_read_chunk), k_as_tuple);
+            if (ec) break;
+            buffer_.commit(n);
+        }
+        if (draining()) break;  // headers not complete when shutdown began: not in flight
+        phase_ = phase::reading_header;
+        if (!co_await serve_one()) break;
+    }
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+}
+
+asio::awaitable<bool> session::serve_one() {
+    const auto& options = state_->options;
+    auto& m = metrics();
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(options.max_header_bytes, UINT32_MAX))
+    );
+    parser_->body_limit(options.max_body_bytes);
+
+    stream_.expires_after(options.header_timeout);
+    auto [read_error, header_bytes] =
+        co_await bhttp::async_read_header(stream_, buffer_, *parser_, k_as_tuple);
+    exchange x;
+    x.started = clock::now();
+    if (read_error) {
+        if (read_error == beast::error::timeout) m.dropped_slow_clients.inc();
+        // Nobody to answer unless the bytes themselves were the problem.
+        const bool too_large = read_error == bhttp::error::header_limit;
+        const bool malformed =
+            read_error.category() == make_error_code(bhttp::error::bad_target).category() &&
+            read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message &&
+            !too_large;
+        if (!too_large && !malformed) co_return false;
+        phase_ = phase::in_flight;
+        x.request_id = generate_request_id();
+        co_await write_response(
+            x,
+            make_problem_response(problem_error(
+                                      too_large ? 431U : 400U,
+                                      too_large ? "Request headers are larger than the limit"
+                                                : "Malformed HTTP request"
+            )
+                                      .get()),
+            false
+        );
+        co_return false;
+    }
+    phase_ = phase::in_flight;
+    m.in_flight.inc();
+    struct in_flight_guard {
+        obs::gauge& gauge;
+        ~in_flight_guard() { gauge.dec(); }
+    } guard{m.in_flight};
+
+    auto& beast_request = parser_->get();
+    x.beast_request = &beast_request;
+    request& req = x.req;
+    req.method = from_beast(beast_request.method());
+    req.target = std::string(beast_request.target());
+    req.headers.reserve(16);
+    for (const auto& field : beast_request) {
+        req.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    const auto client_id = req.header_value("X-Request-ID");
+    x.request_id =
+        client_id && is_sane_request_id(*client_id) ? std::string(*client_id) : generate_request_id();
+    x.body_pending = !parser_->is_done();
+    x.keep_alive = beast_request.keep_alive() && !draining();
+
+    if (!split_target(req.target, req.path, req.query)) {
+        co_return co_await reject(x, problem_error(400, "Malformed request target").get());
+    }
+
+    auto found = state_->routes.find(req.method, req.path);
+    if (found.found == nullptr) {
+        if (found.allowed.empty()) co_return co_await reject(x, problem_error(404, "Not found").get());
+        problem p = problem_error(405, "Method not allowed").get();
+        p.headers.push_back({"Allow", allow_header(found.allowed)});
+        // One label for every 404 and 405 keeps the series count bounded by the route table.
+        co_return co_await reject(x, p);
+    }
+    const route& matched = *found.found;
+    x.route = matched.path_template;
+
+    if (const auto length = parser_->content_length(); length && *length > options.max_body_bytes) {
+        co_return co_await reject(x, problem_error(413, "Request body is larger than the limit").get());
+    }
+
+    route_context context{req, std::move(found.params), std::nullopt, x.request_id};
+    if (matched.access != access::public_) {
+        auth::result verdict = state_->authenticate(req.header_value("Authorization"));
+        if (auto* failure = std::get_if<auth::failure>(&verdict)) {
+            problem p =
+                problem_error(401, failure->detail.empty() ? "Not authenticated" : failure->detail).get();
+            p.headers.push_back(
+                {"WWW-Authenticate", failure->token_given ? R"(Bearer error="invalid_token")" : "Bearer"}
+            );
+            co_return co_await reject(x, p);
+        }
+        auto& principal = std::get<auth::principal>(verdict);
+        if (matched.access == access::admin && !principal.is_admin) {
+            co_return co_await reject(x, problem_error(403, "Admin role required").get());
+        }
+        context.principal = std::move(principal);
+    }
+
+    if (x.body_pending) {
+        if (beast_request[bhttp::field::expect] == "100-continue") {
+            bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, beast_request.version()};
+            stream_.expires_after(options.write_timeout);
+            auto [ec, n] = co_await bhttp::async_write(stream_, go_on, k_as_tuple);
+            if (ec) co_return false;
+        }
+        stream_.expires_after(options.body_timeout);
+        auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, k_as_tuple);
+        if (ec == bhttp::error::body_limit) {
+            co_await write_response(
+                x,
+                make_problem_response(problem_error(413, "Request body is larger than the limit").get()),
+                false
+            );
+            co_return false;
+        }
+        if (ec) {
+            if (ec == beast::error::timeout) m.dropped_slow_clients.inc();
+            co_return false;
+        }
+        x.body_pending = false;
+        req.body = std::move(beast_request.body());
+    }
+
+    response res;
+    try {
+        res = co_await matched.handler(context);
+    } catch (const problem_error& e) {
+        res = make_problem_response(e.get());
+    } catch (const std::exception& e) {
+        // The client gets no detail; the log gets what we know, tied to the request id.
+        spdlog::error(
+            "unhandled exception in {} {} (request {}): {}",
+            to_string(req.method),
+            x.route,
+            x.request_id,
+            e.what()
+        );
+        res = make_problem_response(problem{500, "internal_error", {}, {}, {}});
+    }
+    co_return co_await write_response(x, std::move(res), x.keep_alive && !draining());
+}
+
+asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
+    const bool reuse = x.keep_alive && !x.body_pending;
+    const bool written = co_await write_response(x, make_problem_response(p), reuse);
+    if (written && x.body_pending) co_await linger();
+    co_return written&& reuse;
+}
+
+asio::awaitable<bool> session::write_response(exchange& x, response res, bool keep_alive) {
+    const request& req = x.req;
+    bhttp::response<bhttp::string_body> out;
+    out.version(x.beast_request != nullptr ? x.beast_request->version() : 11);
+    out.result(res.status);
+    out.set(bhttp::field::date, http_date());
+    if (!res.content_type.empty() && !res.body.empty()) out.set(bhttp::field::content_type, res.content_type);
+    for (auto& h : res.headers) out.insert(h.name, h.value);
+    out.set("X-Request-ID", x.request_id);
+    const bool is_head = req.method == method::head;
+    const std::size_t body_size = res.body.size();
+    if (!is_head) out.body() = std::move(res.body);
+    if (res.status >= 200 && res.status != 204 && res.status != 304) out.content_length(body_size);
+    out.keep_alive(keep_alive);
+
+    stream_.expires_after(state_->options.write_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, out, k_as_tuple);
+
+    const auto elapsed = clock::now() - x.started;
+    const std::string_view method_label = x.beast_request != nullptr ? to_string(req.method) : "OTHER";
+    std::array<char, 8> status_buffer{};
+    const auto status = status_label(res.status, status_buffer);
+    auto& m = metrics();
+    m.requests.with({method_label, x.route, status}).inc();
+    m.duration.with({method_label, x.route}).observe(std::chrono::duration<double>(elapsed).count());
+    obs::log_access({
+        .request_id = x.request_id,
+        .method = method_label,
+        .route = x.route,
+        .target = req.target,
+        .status = res.status,
+        .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed),
+        .peer = peer_,
+    });
+    co_return !ec && keep_alive;
+}
+
+asio::awaitable<void> session::linger() {
+    boost::system::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(k_linger_time);
+    std::size_t discarded = 0;
+    buffer_.clear();
+    while (discarded < k_linger_bytes) {
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), k_as_tuple);
+        if (ec) break;
+        discarded += n;
+        buffer_.clear();
+    }
+}
+
+// A named coroutine owning the session by value on its frame (never a capturing lambda).
+asio::awaitable<void> run_session(std::shared_ptr<shared_state> state, loop_state& loop, socket_type socket) {
+    try {
+        session s(std::move(state), loop, std::move(socket));
+        co_await s.run();
+    } catch (const std::exception& e) {
+        spdlog::error("connection ended by an unexpected exception: {}", e.what());
+    }
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_state& loop) {
+    auto& m = metrics();
+    asio::steady_timer backoff(loop.context);
+    while (loop.acceptor.is_open()) {
+        auto [ec, socket] = co_await loop.acceptor.async_accept(k_as_tuple);
+        if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) break;
+        if (ec) {
+            // Typically EMFILE: wait a little instead of spinning on the same error.
+            spdlog::warn("accept failed: {}", ec.message());
+            backoff.expires_after(std::chrono::milliseconds(50));
+            co_await backoff.async_wait(k_as_tuple);
+            continue;
+        }
+        if (state->draining.load(std::memory_order_acquire)) break;
+        const auto open = state->open_connections.fetch_add(1, std::memory_order_acq_rel) + 1;
+        if (open > state->options.max_connections) {
+            state->open_connections.fetch_sub(1, std::memory_order_acq_rel);
+            m.rejected_connections.inc();
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        asio::co_spawn(loop.context, run_session(state, loop, std::move(socket)), asio::detached);
+    }
+}
+
+}  // namespace
+
+server::server(
+    runtime::event_loops& loops,
+    const http::router& routes,
+    authenticator authenticate,
+    server_options options
+)
+    : loops_(loops),
+      state_(std::make_shared<shared_state>(routes, std::move(authenticate), std::move(options))) {
+    metrics();  // register the HTTP metrics before the first scrape
+    state_->loop0 = &loops.context(0);
+    for (std::size_t i = 0; i < loops.size(); ++i)
+        state_->loops.push_back(std::make_unique<loop_state>(loops.context(i)));
+}
+
+server::~server() = default;
+
+std::uint16_t server::port() const {
+    return state_->bound_port;
+}
+
+bool server::draining() const {
+    return state_->draining.load(std::memory_order_acquire);
+}
+
+std::size_t server::open_connections() const {
+    return state_->open_connections.load(std::memory_order_relaxed);
+}
+
+void server::start() {
+    const auto address = asio::ip::make_address(state_->options.host);
+    std::uint16_t port = state_->options.port;
+    for (auto& loop : state_->loops) {
+        auto& acceptor = loop->acceptor;
+        const tcp::endpoint endpoint(address, port);
+        acceptor.open(endpoint.protocol());
+        acceptor.set_option(asio::socket_base::reuse_address(true));
+        // One acceptor per loop on the same port: the kernel spreads new connections over them.
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+            throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+        }
+        acceptor.bind(endpoint);
+        acceptor.listen(asio::socket_base::max_listen_connections);
+        // With port 0 the first bind picks the port; the other loops join it.
+        port = acceptor.local_endpoint().port();
+    }
+    state_->bound_port = port;
+    for (auto& loop : state_->loops)
+        asio::co_spawn(loop->context, accept_loop(state_, *loop), asio::detached);
+}
+
+void server::shutdown(std::function<void()> on_stopped) {
+    if (state_->shutdown_requested.exchange(true, std::memory_order_acq_rel)) return;
+    state_->on_stopped = std::move(on_stopped);
+    state_->draining.store(true, std::memory_order_release);
+
+    for (auto& loop : state_->loops) {
+        asio::post(loop->context, [state = state_, loop = loop.get()] {
+            boost::system::error_code ignored;
+            loop->acceptor.close(ignored);
+            // on_drain() may end a session, which erases itself from the set: iterate a copy.
+            const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
+            for (auto* s : sessions) {
+                if (loop->sessions.contains(s)) s->on_drain();
+            }
+        });
+    }
+    // The grace timer lives on loop 0 and is touched only there.
+    asio::post(*state_->loop0, [state = state_] {
+        state->grace_timer =
+            std::make_unique<asio::steady_timer>(*state->loop0, state->options.shutdown_grace);
+        state->grace_timer->async_wait([state](const boost::system::error_code& ec) {
+            if (ec || state->stopped_reported.load(std::memory_order_acquire)) return;
+            if (const auto left = state->open_connections.load(std::memory_order_acquire); left != 0) {
+                spdlog::warn("shutdown grace period over; cutting off {} connection(s)", left);
+            }
+            for (auto& loop : state->loops) {
+                asio::post(loop->context, [loop = loop.get()] {
+                    const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
+                    for (auto* s : sessions) {
+                        if (loop->sessions.contains(s)) s->cut_off();
+                    }
+                });
+            }
+            state->report_stopped();
+        });
+        if (state->open_connections.load(std::memory_order_acquire) == 0) state->report_stopped();
+    });
+}
+
+}  // namespace svc::http

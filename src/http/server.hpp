@@ -1,0 +1,93 @@
+#pragma once
+// The HTTP/1.1 server: one SO_REUSEPORT acceptor per event loop, one coroutine per
+// connection, keep-alive and pipelining, the contract's limits, authentication before the
+// body is read, and graceful shutdown. Beast stays inside server.cpp.
+//
+// Per request, in this order: read the headers (431 over max_header_bytes, connection dropped
+// when they do not arrive within header_timeout) → match the route (404 / 405 + Allow) →
+// 413 when Content-Length is over max_body_bytes → authenticate (401 / 403) → read the body
+// (413 over the limit) → run the handler → write the response with X-Request-ID. Every request
+// is counted in http_requests_total{method,route,status}, timed in
+// http_request_duration_seconds{method,route}, and logged by obs::log_access.
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/principal.hpp"
+#include "http/router.hpp"
+#include "runtime/event_loops.hpp"
+
+namespace svc::http {
+
+struct server_options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8000;                         // 0: an ephemeral port, see server::port()
+    std::size_t max_header_bytes = 16 * 1024;          // request line + headers; over it: 431
+    std::size_t max_body_bytes = 1024 * 1024;          // over it: 413
+    std::chrono::milliseconds header_timeout{10'000};  // first byte → end of headers; then dropped
+    std::chrono::milliseconds body_timeout{30'000};    // end of headers → end of body; then dropped
+    std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
+    std::chrono::milliseconds write_timeout{30'000};   // writing one response
+    std::size_t max_connections = 10'000;              // over it new connections are closed at once
+    std::chrono::milliseconds shutdown_grace{10'000};  // how long requests in flight may finish
+};
+
+// Verifies the Authorization header (absent: nullopt) of a `user` or `admin` route. Called on
+// the connection's event loop before the body is read; must not block. The auth module
+// provides the real one.
+using authenticator = std::function<auth::result(std::optional<std::string_view> authorization_header)>;
+
+// Lifetime: construct, start(), then run the event loops; the server, the router and the
+// loops must outlive the loops' run(). Not copyable.
+class server {
+public:
+    // `routes` is shared by every loop and must stay alive and unchanged while the server runs.
+    server(
+        runtime::event_loops& loops,
+        const http::router& routes,
+        authenticator authenticate,
+        server_options options
+    );
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Binds and listens on options.host:options.port with one acceptor per loop
+    // (SO_REUSEPORT), and spawns the accept loops. Call once, before the loops run.
+    // Throws std::system_error when the address cannot be bound.
+    void start();
+
+    // The bound port (the ephemeral one when options.port was 0). Valid after start().
+    std::uint16_t port() const;
+
+    // Graceful shutdown, callable from any thread, more than once (later calls do nothing):
+    // draining() turns true at once, the listeners close, idle connections and connections
+    // still receiving headers close at once, requests whose headers were received finish and
+    // are answered with `Connection: close`. When the last connection is gone, or
+    // shutdown_grace has passed (then the rest are cut off), `on_stopped` runs once, on
+    // loop 0. It typically closes the database and stops the event loops.
+    void shutdown(std::function<void()> on_stopped);
+
+    // True once shutdown() was called. Thread-safe; readiness (GET /ready) reports it.
+    bool draining() const;
+
+    // Open connections across all loops. Thread-safe.
+    std::size_t open_connections() const;
+
+    // Everything the connections share. Each connection coroutine holds a reference, so the
+    // state outlives the server object when coroutines are destroyed with the event loops.
+    struct shared_state;
+
+private:
+    runtime::event_loops& loops_;
+    std::shared_ptr<shared_state> state_;
+};
+
+}  // namespace svc::http
