@@ -47,6 +47,13 @@ public:
     const std::string& constraint() const { return constraint_; }
     // For a pipeline: the index of the statement that failed, counting from 0; -1 otherwise.
     int statement_index() const { return statement_index_; }
+    // The same error, reported for another statement index (e.g. counting from a caller's
+    // first statement rather than from a BEGIN the library added).
+    error with_statement_index(int index) const {
+        error copy = *this;
+        copy.statement_index_ = index;
+        return copy;
+    }
 
     // True for failures that mean "the database is not available right now" (503 +
     // Retry-After): connection_lost, pool_timeout, statement_timeout, busy, shutting_down.

@@ -135,7 +135,7 @@ public:
 private:
     pool_options options_;
     std::vector<std::unique_ptr<slice>> slices_;
-    std::shared_ptr<const pool_observer> observer_;
+    std::shared_ptr<pool_observer> observer_;  // shared with every connection; written only before use
 };
 
 }  // namespace svc::db::pg

@@ -1,0 +1,795 @@
+#include "db/orders/pg_order_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "db/error.hpp"
+#include "orders/errors.hpp"
+
+namespace svc::db {
+namespace {
+
+using boost::asio::awaitable;
+namespace o = svc::orders;
+
+// Compile-time concatenation of SQL fragments (so that statements sharing a tail are still
+// single named constants, built without any run-time work).
+template <std::size_t... N>
+struct joined_sql {
+    std::array<char, (N + ...) - sizeof...(N) + 1> text{};
+    constexpr explicit joined_sql(const char (&... parts)[N]) {
+        std::size_t at = 0;
+        (
+            [&] {
+                for (std::size_t i = 0; i + 1 < N; ++i) text[at++] = parts[i];
+            }(),
+            ...
+        );
+    }
+    constexpr std::string_view view() const { return {text.data(), text.size() - 1}; }
+};
+
+// ---------------------------------------------------------------- SQL
+//
+// Column lists are spelled out (never SELECT *) so that decoding by index stays correct when
+// a migration adds a column. Items are ordered COLLATE "C" — byte order, the order the
+// service sorts product ids in — whatever the database's default collation.
+
+constexpr std::string_view k_insert_product = R"sql(
+INSERT INTO products (id, name, price_cents, stock, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $5)
+ON CONFLICT (id) DO NOTHING
+RETURNING id, name, price_cents, stock, created_at, updated_at)sql";
+
+constexpr std::string_view k_select_product = R"sql(
+SELECT id, name, price_cents, stock, created_at, updated_at FROM products WHERE id = $1)sql";
+
+// Absent fields arrive as NULL and keep their value.
+constexpr std::string_view k_update_product = R"sql(
+UPDATE products
+SET name = coalesce($2::text, name),
+    price_cents = coalesce($3::int8, price_cents),
+    stock = coalesce($4::int8, stock),
+    updated_at = $5
+WHERE id = $1
+RETURNING id, name, price_cents, stock, created_at, updated_at)sql";
+
+// Keyset page by id. `id > ''` when there is no cursor: every id is at least one character.
+constexpr std::string_view k_list_products = R"sql(
+SELECT id, name, price_cents, stock, created_at, updated_at FROM products
+WHERE id > $1 ORDER BY id LIMIT $2)sql";
+
+// create_order, shared tail. Expects CTE `gate(proceed)` before it; parameters:
+// $1 order id, $2 owner, $3 currency, $4 product ids (text[], sorted), $5 quantities (int8[]),
+// $6 now. Products are locked in id order FOR NO KEY UPDATE (what an UPDATE of the stock
+// takes; it does not block the FOR KEY SHARE of foreign-key checks). The verdict is computed
+// from the locked rows — the latest committed versions — and every write is gated on it, so a
+// refusal writes nothing. `taken` deliberately has no `stock >= quantity` condition: such a
+// condition would be evaluated on the statement's (older) snapshot row before PostgreSQL
+// rechecks the latest version, and could silently skip an item; the lock makes the verdict
+// exact and CHECK (stock >= 0) stays the last line of defence.
+constexpr char k_create_order_tail[] = R"sql(
+req AS (
+    SELECT r.product_id, r.quantity FROM unnest($4::text[], $5::int8[]) AS r(product_id, quantity)
+    WHERE (SELECT proceed FROM gate)
+), locked AS (
+    SELECT p.id, p.price_cents, p.stock FROM products p
+    WHERE p.id IN (SELECT product_id FROM req)
+    ORDER BY p.id FOR NO KEY UPDATE
+), verdict AS (
+    SELECT count(*) = (SELECT count(*) FROM req) AS all_ok
+    FROM req JOIN locked l ON l.id = req.product_id
+    WHERE l.stock >= req.quantity
+), taken AS (
+    UPDATE products p SET stock = p.stock - req.quantity, updated_at = $6
+    FROM req
+    WHERE p.id = req.product_id AND (SELECT all_ok FROM verdict)
+    RETURNING p.id, p.price_cents, req.quantity
+), new_order AS (
+    INSERT INTO orders (id, user_id, status, currency, total_cents, version, created_at, updated_at)
+    SELECT $1, $2, 'pending', $3, sum(taken.price_cents * taken.quantity), 1, $6, $6
+    FROM taken
+    HAVING count(*) > 0 AND count(*) = (SELECT count(*) FROM req)
+    RETURNING id
+), new_items AS (
+    INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, line_total_cents)
+    SELECT $1, taken.id, taken.quantity, taken.price_cents, taken.price_cents * taken.quantity
+    FROM taken
+    WHERE EXISTS (SELECT 1 FROM new_order)
+)
+SELECT (SELECT held FROM key_lock) AS key_held,
+       (SELECT proceed FROM gate) AS claimed,
+       prior.request_hash, prior.status_code, prior.response_body,
+       EXISTS (SELECT 1 FROM new_order) AS created,
+       req.product_id, req.quantity, l.id IS NOT NULL AS known, l.stock >= req.quantity AS enough,
+       l.price_cents
+FROM (SELECT 1) AS one
+LEFT JOIN prior ON true
+LEFT JOIN req ON true
+LEFT JOIN locked l ON l.id = req.product_id
+ORDER BY req.product_id COLLATE "C")sql";
+
+// Without an Idempotency-Key: the whole create in one autocommit statement, one round trip.
+constexpr char k_create_order_head[] = R"sql(
+WITH key_lock AS (SELECT true AS held),
+prior AS (SELECT NULL::text AS request_hash, NULL::int4 AS status_code, NULL::text AS response_body
+          WHERE false),
+gate AS (SELECT true AS proceed),
+)sql";
+constexpr joined_sql k_create_order_sql{k_create_order_head, k_create_order_tail};
+constexpr std::string_view k_create_order = k_create_order_sql.view();
+
+// With an Idempotency-Key, inside BEGIN … COMMIT. Extra parameters: $7 caller, $8 key,
+// $9 request fingerprint, $10 expires_at of a new claim.
+// - key_lock: the in-flight detector. The claimer holds it until its transaction ends, so a
+//   duplicate never waits: held = false → "in flight". A crash releases it with the claim.
+// - prior: a committed, unexpired entry → replay or mismatch, nothing else happens.
+// - claim: the key row, in this transaction. An expired row is taken over. When a duplicate
+//   committed between this statement's snapshot and our lock, ON CONFLICT finds its row and
+//   claims nothing (claimed = false, prior empty): the caller re-reads the row.
+constexpr char k_create_order_idempotent_head[] = R"sql(
+WITH key_lock AS (
+    SELECT pg_try_advisory_xact_lock(hashtextextended($7 || E'\n' || $8, 0)) AS held
+), prior AS (
+    SELECT k.request_hash, k.status_code, k.response_body FROM idempotency_keys k
+    WHERE k.user_id = $7 AND k.key = $8 AND k.expires_at > $6
+), claim AS (
+    INSERT INTO idempotency_keys AS k (user_id, key, request_hash, created_at, expires_at)
+    SELECT $7, $8, $9, $6, $10
+    WHERE (SELECT held FROM key_lock) AND NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT (user_id, key) DO UPDATE
+        SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
+            order_id = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at
+        WHERE k.expires_at <= excluded.created_at
+    RETURNING true
+), gate AS (SELECT EXISTS (SELECT 1 FROM claim) AS proceed),
+)sql";
+constexpr joined_sql k_create_order_idempotent_sql{k_create_order_idempotent_head, k_create_order_tail};
+constexpr std::string_view k_create_order_idempotent = k_create_order_idempotent_sql.view();
+
+// The answer stored with a claimed key, before COMMIT. $5 order id or NULL.
+constexpr std::string_view k_store_idempotent_answer = R"sql(
+UPDATE idempotency_keys SET status_code = $3, response_body = $4, order_id = $5::uuid
+WHERE user_id = $1 AND key = $2)sql";
+
+// A committed entry, read with a fresh snapshot (after the claim lost a race).
+constexpr std::string_view k_select_idempotency_key = R"sql(
+SELECT request_hash, status_code, response_body FROM idempotency_keys
+WHERE user_id = $1 AND key = $2 AND expires_at > $3)sql";
+
+constexpr std::string_view k_begin = "BEGIN";
+constexpr std::string_view k_commit = "COMMIT";
+constexpr std::string_view k_rollback = "ROLLBACK";
+
+// The order and its items, one row per item (an order without items cannot exist, but the
+// LEFT JOIN keeps the decoder total).
+constexpr std::string_view k_select_order = R"sql(
+SELECT o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at,
+       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents
+FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+WHERE o.id = $1
+ORDER BY i.product_id COLLATE "C")sql";
+
+// A page of orders with all their items in ONE statement, whatever the page size: the page
+// is chosen in a CTE (keyset: id below the cursor, newest first), then joined to its items.
+// $1 cursor (the maximal uuid when absent), $2 statuses (all when unfiltered), $3 limit,
+// $4 user id (the _for_user variant; served by ix_orders_user_id_id).
+constexpr char k_order_page_tail[] = R"sql(
+    ORDER BY o.id DESC LIMIT $3
+)
+SELECT page.id, page.user_id, page.status, page.currency, page.total_cents, page.version,
+       page.created_at, page.updated_at,
+       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents
+FROM page LEFT JOIN order_items i ON i.order_id = page.id
+ORDER BY page.id DESC, i.product_id COLLATE "C")sql";
+
+constexpr char k_list_orders_head[] = R"sql(
+WITH page AS (
+    SELECT o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
+    FROM orders o
+    WHERE o.id < $1::uuid AND o.status = ANY ($2::text[]))sql";
+constexpr joined_sql k_list_orders_sql{k_list_orders_head, k_order_page_tail};
+constexpr std::string_view k_list_orders = k_list_orders_sql.view();
+
+constexpr char k_list_orders_for_user_head[] = R"sql(
+WITH page AS (
+    SELECT o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
+    FROM orders o
+    WHERE o.user_id = $4 AND o.id < $1::uuid AND o.status = ANY ($2::text[]))sql";
+constexpr joined_sql k_list_orders_for_user_sql{k_list_orders_for_user_head, k_order_page_tail};
+constexpr std::string_view k_list_orders_for_user = k_list_orders_for_user_sql.view();
+
+constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
+// First statement of every order change: lock the order row, so that the next statement of
+// the same transaction (new snapshot in READ COMMITTED) reads the order as it now is.
+constexpr std::string_view k_lock_order = "SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE";
+
+// replace_items, after k_lock_order. $1 order id, $2 owner or NULL, $3 expected version or NULL,
+// $4 product ids (text[], sorted), $5 quantities (int8[]), $6 now.
+// The checks come out in the contract's precedence (visible, version, status); when they pass,
+// the net stock delta per product (new − old) is applied in product-id lock order, all or
+// nothing, the item rows are replaced at the products' current prices and the order's total,
+// version and updated_at follow.
+constexpr std::string_view k_replace_items = R"sql(
+WITH cur AS (
+    SELECT o.user_id, o.status, o.version FROM orders o WHERE o.id = $1
+), checks AS (
+    SELECT ($2::text IS NULL OR cur.user_id = $2) AS visible,
+           ($3::int8 IS NULL OR cur.version = $3) AS version_ok,
+           cur.status = 'pending' AS modifiable,
+           cur.status, cur.version
+    FROM cur
+), go AS (
+    SELECT coalesce((SELECT visible AND version_ok AND modifiable FROM checks), false) AS ok
+), old_items AS (
+    SELECT i.product_id, i.quantity FROM order_items i WHERE i.order_id = $1 AND (SELECT ok FROM go)
+), req AS (
+    SELECT r.product_id, r.quantity FROM unnest($4::text[], $5::int8[]) AS r(product_id, quantity)
+    WHERE (SELECT ok FROM go)
+), delta AS (
+    SELECT d.product_id, sum(d.quantity) AS taken
+    FROM (SELECT product_id, quantity FROM req
+          UNION ALL SELECT product_id, -quantity FROM old_items) AS d
+    GROUP BY d.product_id
+), locked AS (
+    SELECT p.id, p.price_cents, p.stock FROM products p
+    WHERE p.id IN (SELECT product_id FROM delta)
+    ORDER BY p.id FOR NO KEY UPDATE
+), verdict AS (
+    SELECT (SELECT ok FROM go) AND NOT EXISTS (
+        SELECT 1 FROM req
+        JOIN delta d ON d.product_id = req.product_id
+        LEFT JOIN locked l ON l.id = req.product_id
+        WHERE l.id IS NULL OR l.stock < d.taken
+    ) AS all_ok
+), adjusted AS (
+    UPDATE products p SET stock = p.stock - d.taken, updated_at = $6
+    FROM delta d
+    WHERE p.id = d.product_id AND d.taken <> 0 AND (SELECT all_ok FROM verdict)
+), dropped AS (
+    DELETE FROM order_items i WHERE i.order_id = $1 AND (SELECT all_ok FROM verdict)
+    RETURNING i.product_id
+), added AS (
+    -- Gated on `dropped` having run: the new rows may reuse the old rows' keys.
+    INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, line_total_cents)
+    SELECT $1, req.product_id, req.quantity, l.price_cents, req.quantity * l.price_cents
+    FROM req JOIN locked l ON l.id = req.product_id
+    WHERE (SELECT all_ok FROM verdict) AND (SELECT count(*) FROM dropped) >= 0
+), changed AS (
+    UPDATE orders o
+    SET total_cents = (SELECT sum(req.quantity * l.price_cents) FROM req JOIN locked l ON l.id = req.product_id),
+        version = o.version + 1, updated_at = $6
+    WHERE o.id = $1 AND (SELECT all_ok FROM verdict)
+    RETURNING o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
+)
+SELECT checks.visible, checks.version_ok, checks.modifiable, checks.status, checks.version,
+       changed.id, changed.user_id, changed.status, changed.currency, changed.total_cents,
+       changed.version, changed.created_at, changed.updated_at,
+       req.product_id, req.quantity, l.price_cents, l.id IS NOT NULL AS known, l.stock >= d.taken AS enough
+FROM (SELECT 1) AS one
+LEFT JOIN checks ON true
+LEFT JOIN changed ON true
+LEFT JOIN req ON true
+LEFT JOIN locked l ON l.id = req.product_id
+LEFT JOIN delta d ON d.product_id = req.product_id
+ORDER BY req.product_id COLLATE "C")sql";
+
+// transition, after k_lock_order. $1 order id, $2 owner or NULL, $3 expected version or NULL,
+// $4 accepted statuses (text[]), $5 new status, $6 restock, $7 now.
+constexpr std::string_view k_transition = R"sql(
+WITH cur AS (
+    SELECT o.user_id, o.status, o.version FROM orders o WHERE o.id = $1
+), checks AS (
+    SELECT ($2::text IS NULL OR cur.user_id = $2) AS visible,
+           ($3::int8 IS NULL OR cur.version = $3) AS version_ok,
+           cur.status = ANY ($4::text[]) AS status_ok,
+           cur.status, cur.version
+    FROM cur
+), go AS (
+    SELECT coalesce((SELECT visible AND version_ok AND status_ok FROM checks), false) AS ok
+), moved AS (
+    UPDATE orders o SET status = $5, version = o.version + 1, updated_at = $7
+    WHERE o.id = $1 AND (SELECT ok FROM go)
+    RETURNING o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
+), restock_lock AS (
+    SELECT p.id FROM products p
+    WHERE $6::bool AND (SELECT ok FROM go)
+      AND p.id IN (SELECT i.product_id FROM order_items i WHERE i.order_id = $1)
+    ORDER BY p.id FOR NO KEY UPDATE
+), restocked AS (
+    UPDATE products p SET stock = p.stock + i.quantity, updated_at = $7
+    FROM order_items i
+    WHERE i.order_id = $1 AND p.id = i.product_id AND p.id IN (SELECT id FROM restock_lock)
+)
+SELECT checks.visible, checks.version_ok, checks.status_ok, checks.status, checks.version,
+       moved.id, moved.user_id, moved.status, moved.currency, moved.total_cents, moved.version,
+       moved.created_at, moved.updated_at,
+       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents
+FROM (SELECT 1) AS one
+LEFT JOIN checks ON true
+LEFT JOIN moved ON true
+LEFT JOIN order_items i ON i.order_id = moved.id
+ORDER BY i.product_id COLLATE "C")sql";
+
+// Bounded: one batch per statement, so a big backlog never holds locks for long.
+constexpr std::string_view k_purge_idempotency_keys = R"sql(
+DELETE FROM idempotency_keys
+WHERE (user_id, key) IN (
+    SELECT user_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2
+))sql";
+constexpr std::int64_t k_purge_batch = 1000;
+constexpr int k_purge_max_batches = 10;
+
+// Deadlocks and serialization failures are retried this many times in all.
+constexpr int k_max_attempts = 3;
+
+// ---------------------------------------------------------------- conversions
+
+pg::timestamp to_pg(o::timestamp t) {
+    return pg::timestamp{std::chrono::microseconds{t}};
+}
+
+o::timestamp from_pg(pg::timestamp t) {
+    return t.time_since_epoch().count();
+}
+
+o::timestamp expiry_for(o::timestamp now) {
+    return now + std::chrono::duration_cast<std::chrono::microseconds>(o::k_idempotency_ttl).count();
+}
+
+o::order_status status_from(std::string_view name) {
+    auto status = o::parse_order_status(name);
+    if (!status) throw std::logic_error("orders.status holds an unknown status");
+    return *status;
+}
+
+std::vector<std::string> status_names(const std::vector<o::order_status>& statuses) {
+    std::vector<std::string> names;
+    names.reserve(statuses.size());
+    for (const auto s : statuses) names.emplace_back(o::to_string(s));
+    return names;
+}
+
+struct item_arrays {
+    std::vector<std::string> product_ids;
+    std::vector<std::int64_t> quantities;
+};
+
+item_arrays to_arrays(const std::vector<o::item_request>& items) {
+    item_arrays arrays;
+    arrays.product_ids.reserve(items.size());
+    arrays.quantities.reserve(items.size());
+    for (const auto& item : items) {
+        arrays.product_ids.push_back(item.product_id);
+        arrays.quantities.push_back(item.quantity);
+    }
+    return arrays;
+}
+
+// Columns: id, name, price_cents, stock, created_at, updated_at.
+o::product product_from(const pg::row& r) {
+    return o::product{
+        .id = r.text(0),
+        .name = r.text(1),
+        .price_cents = r.int64(2),
+        .stock = r.int64(3),
+        .created_at = from_pg(r.time(4)),
+        .updated_at = from_pg(r.time(5)),
+    };
+}
+
+// Columns from `first`: id, user_id, status, currency, total_cents, version, created_at, updated_at.
+o::order order_header_from(const pg::row& r, int first) {
+    o::order order;
+    order.id = r.text(first);
+    order.user_id = r.text(first + 1);
+    order.status = status_from(r.text_view(first + 2));
+    order.currency = r.text(first + 3);
+    order.total_cents = r.int64(first + 4);
+    order.version = r.int64(first + 5);
+    order.created_at = from_pg(r.time(first + 6));
+    order.updated_at = from_pg(r.time(first + 7));
+    return order;
+}
+
+// Columns from `first`: product_id, quantity, unit_price_cents, line_total_cents; null when
+// the row is the LEFT JOIN's "no item".
+void append_item(o::order& order, const pg::row& r, int first) {
+    if (r.is_null(first)) return;
+    order.items.push_back(o::order_item{
+        .product_id = r.text(first),
+        .quantity = r.int64(first + 1),
+        .unit_price_cents = r.int64(first + 2),
+        .line_total_cents = r.int64(first + 3),
+    });
+}
+
+// Rows of (order header at 0..7, item at 8..11), grouped by order in row order.
+std::vector<o::order> orders_from(const pg::result& rows) {
+    std::vector<o::order> orders;
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        if (orders.empty() || orders.back().id != r.text_view(0)) orders.push_back(order_header_from(r, 0));
+        append_item(orders.back(), r, 8);
+    }
+    return orders;
+}
+
+// The first refused item in the request's (product id) order, from rows carrying, at the
+// given columns, the product id, known and enough flags.
+std::optional<o::stock_refusal>
+first_refusal(const pg::result& rows, int product_column, int known_column, int enough_column) {
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        if (r.is_null(product_column)) continue;
+        if (!r.boolean(known_column)) {
+            return o::stock_refusal{o::stock_refusal::reason::unknown_product, r.text(product_column)};
+        }
+        if (r.is_null(enough_column) || !r.boolean(enough_column)) {
+            return o::stock_refusal{o::stock_refusal::reason::insufficient_stock, r.text(product_column)};
+        }
+    }
+    return std::nullopt;
+}
+
+// Translates an infrastructure failure to the domain's 503; anything else is a bug and
+// propagates unchanged (→ 500).
+[[noreturn]] void rethrow_for_domain(const db::error& e) {
+    if (e.is_unavailable() || e.is_retryable()) throw o::unavailable("The database is unavailable, retry later");
+    throw;  // the db::error being handled, unchanged
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- plumbing
+
+awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view sql, pg::params args) {
+    statements_sent_.fetch_add(1, std::memory_order_relaxed);
+    co_return co_await lease.execute(sql, std::move(args));
+}
+
+awaitable<std::vector<pg::result>> pg_order_store::pipeline(pg::lease& lease, std::vector<pg::query> queries) {
+    statements_sent_.fetch_add(queries.size(), std::memory_order_relaxed);
+    co_return co_await lease.pipeline(std::move(queries));
+}
+
+// Every public method follows the same shape: acquire, run, translate db::error. The retry
+// loop around the mutating ones is written out where it is needed (create, replace,
+// transition), because a co_await cannot sit in a catch block.
+
+// ---------------------------------------------------------------- products
+
+awaitable<std::variant<o::product, o::product_exists>>
+pg_order_store::create_product(o::new_product p, o::timestamp now) {
+    try {
+        auto lease = co_await pool_.acquire();
+        pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
+        auto rows = co_await execute(lease, k_insert_product, std::move(args));
+        if (rows.empty()) co_return o::product_exists{};
+        co_return product_from(rows[0]);
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+awaitable<std::optional<o::product>> pg_order_store::get_product(std::string id) {
+    try {
+        auto lease = co_await pool_.acquire();
+        pg::params args{std::move(id)};
+        auto rows = co_await execute(lease, k_select_product, std::move(args));
+        if (rows.empty()) co_return std::nullopt;
+        co_return product_from(rows[0]);
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+awaitable<std::optional<o::product>>
+pg_order_store::update_product(std::string id, o::product_patch patch, o::timestamp now) {
+    try {
+        auto lease = co_await pool_.acquire();
+        pg::params args{std::move(id), patch.name, patch.price_cents, patch.stock, to_pg(now)};
+        auto rows = co_await execute(lease, k_update_product, std::move(args));
+        if (rows.empty()) co_return std::nullopt;
+        co_return product_from(rows[0]);
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+awaitable<o::page<o::product>> pg_order_store::list_products(o::product_query query) {
+    try {
+        auto lease = co_await pool_.acquire();
+        // One row more than asked tells whether another page follows.
+        const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
+        pg::params args{query.after_id.value_or(std::string()), fetch};
+        auto rows = co_await execute(lease, k_list_products, std::move(args));
+        o::page<o::product> page;
+        for (int i = 0; i < rows.rows() && page.data.size() < query.limit; ++i) {
+            page.data.push_back(product_from(rows[i]));
+        }
+        page.has_more = static_cast<std::size_t>(rows.rows()) > query.limit;
+        co_return page;
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+// ---------------------------------------------------------------- create order
+
+awaitable<o::create_order_result> pg_order_store::create_order(o::new_order order) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            co_return co_await create_order_once(order);
+        } catch (const db::error& e) {
+            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
+        }
+    }
+}
+
+awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new_order& order) {
+    auto lease = co_await pool_.acquire();
+    if (order.idempotency) co_return co_await create_order_idempotent(lease, order);
+
+    auto arrays = to_arrays(order.items);
+    pg::params args{
+        order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)
+    };
+    auto rows = co_await execute(lease, k_create_order, std::move(args));
+    if (rows.empty() || !rows[0].boolean(5)) {
+        if (auto refusal = first_refusal(rows, 6, 8, 9)) co_return *refusal;
+        throw std::logic_error("create_order wrote nothing and refused nothing");
+    }
+    // The order as written: the statement's prices, the service's arithmetic (identical to
+    // the SQL's, which stored the same numbers).
+    o::order created;
+    created.id = order.id;
+    created.user_id = order.user_id;
+    created.status = o::order_status::pending;
+    created.currency = order.currency;
+    created.version = 1;
+    created.created_at = created.updated_at = order.now;
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        const auto price = r.int64(10);
+        const auto quantity = r.int64(7);
+        created.items.push_back(o::order_item{r.text(6), quantity, price, price * quantity});
+        created.total_cents += price * quantity;
+    }
+    co_return created;
+}
+
+awaitable<o::create_order_result>
+pg_order_store::create_order_idempotent(pg::lease& lease, const o::new_order& order) {
+    const auto& claim = *order.idempotency;
+    auto arrays = to_arrays(order.items);
+    std::vector<pg::query> claim_and_create{
+        {k_begin, {}},
+        {k_create_order_idempotent,
+         {order.id,
+          order.user_id,
+          order.currency,
+          arrays.product_ids,
+          arrays.quantities,
+          to_pg(order.now),
+          claim.caller,
+          claim.key,
+          claim.fingerprint,
+          to_pg(expiry_for(order.now))}},
+    };
+    auto results = co_await pipeline(lease, std::move(claim_and_create));
+    const auto& rows = results.at(1);
+    if (rows.empty()) throw std::logic_error("create_order returned no row");
+    const auto head = rows[0];
+
+    // An answer from a committed entry, whichever snapshot found it.
+    auto answer_from = [&](const pg::row& r, int first) -> o::create_order_result {
+        if (r.text_view(first) != claim.fingerprint) return o::idempotency_mismatch{};
+        // A committed entry always carries its answer; a NULL would be a reservation written
+        // by another protocol, still running as far as we can tell.
+        if (r.is_null(first + 1)) return o::idempotency_in_flight{};
+        return o::idempotent_replay{static_cast<unsigned>(r.int64(first + 1)), r.text(first + 2)};
+    };
+
+    if (!head.boolean(0)) {
+        co_await execute(lease, k_rollback, pg::params{});
+        co_return o::idempotency_in_flight{};
+    }
+    if (!head.is_null(2)) {
+        co_await execute(lease, k_rollback, pg::params{});
+        co_return answer_from(head, 2);
+    }
+    if (!head.boolean(1)) {
+        // Lost the race described at k_create_order_idempotent: the entry is committed now.
+        co_await execute(lease, k_rollback, pg::params{});
+        pg::params args{claim.caller, claim.key, to_pg(order.now)};
+        auto prior = co_await execute(lease, k_select_idempotency_key, std::move(args));
+        if (prior.empty()) co_return o::idempotency_in_flight{};  // purged meanwhile: let the client retry
+        co_return answer_from(prior[0], 0);
+    }
+
+    if (!head.boolean(5)) {
+        auto refusal = first_refusal(rows, 6, 8, 9);
+        if (!refusal) throw std::logic_error("create_order wrote nothing and refused nothing");
+        auto body = claim.render_refused(*refusal);
+        std::vector<pg::query> store_and_commit{
+            {k_store_idempotent_answer, {claim.caller, claim.key, 400, std::move(body), nullptr}},
+            {k_commit, {}},
+        };
+        co_await pipeline(lease, std::move(store_and_commit));
+        co_return *refusal;
+    }
+
+    o::order created;
+    created.id = order.id;
+    created.user_id = order.user_id;
+    created.status = o::order_status::pending;
+    created.currency = order.currency;
+    created.version = 1;
+    created.created_at = created.updated_at = order.now;
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        const auto price = r.int64(10);
+        const auto quantity = r.int64(7);
+        created.items.push_back(o::order_item{r.text(6), quantity, price, price * quantity});
+        created.total_cents += price * quantity;
+    }
+    auto body = claim.render_created(created);
+    std::vector<pg::query> store_and_commit{
+        {k_store_idempotent_answer, {claim.caller, claim.key, 201, std::move(body), created.id}},
+        {k_commit, {}},
+    };
+    co_await pipeline(lease, std::move(store_and_commit));
+    co_return created;
+}
+
+// ---------------------------------------------------------------- read orders
+
+awaitable<std::optional<o::order>> pg_order_store::get_order(std::string id) {
+    try {
+        auto lease = co_await pool_.acquire();
+        pg::params args{std::move(id)};
+        auto rows = co_await execute(lease, k_select_order, std::move(args));
+        auto orders = orders_from(rows);
+        if (orders.empty()) co_return std::nullopt;
+        co_return std::move(orders.front());
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+awaitable<o::page<o::order>> pg_order_store::list_orders(o::order_query query) {
+    try {
+        auto lease = co_await pool_.acquire();
+        std::vector<std::string> statuses;
+        if (query.status) {
+            statuses.emplace_back(o::to_string(*query.status));
+        } else {
+            for (const auto s : o::k_all_order_statuses) statuses.emplace_back(o::to_string(s));
+        }
+        const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
+        pg::params args{query.before_id.value_or(std::string(k_no_cursor)), statuses, fetch};
+        std::string_view sql = k_list_orders;
+        if (query.user_id) {
+            args.emplace_back(*query.user_id);
+            sql = k_list_orders_for_user;
+        }
+        auto rows = co_await execute(lease, sql, std::move(args));
+        o::page<o::order> page;
+        page.data = orders_from(rows);
+        if (page.data.size() > query.limit) {
+            page.data.resize(query.limit);
+            page.has_more = true;
+        }
+        co_return page;
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+// ---------------------------------------------------------------- change orders
+
+awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_items_request request) {
+    auto arrays = to_arrays(request.items);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            auto lease = co_await pool_.acquire();
+            statements_sent_.fetch_add(4, std::memory_order_relaxed);  // BEGIN, lock, replace, COMMIT
+            std::vector<pg::query> lock_and_replace{
+                {k_lock_order, {request.order_id}},
+                {k_replace_items,
+                 {request.order_id,
+                  request.owner,
+                  request.expected_version,
+                  arrays.product_ids,
+                  arrays.quantities,
+                  to_pg(request.now)}},
+            };
+            auto results = co_await lease.transaction(std::move(lock_and_replace));
+            const auto& rows = results.at(1);
+            const auto head = rows[0];
+            // checks: visible 0, version_ok 1, modifiable 2, status 3, version 4
+            if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
+            if (!head.boolean(1)) co_return o::version_mismatch{head.int64(4)};
+            if (!head.boolean(2)) co_return o::wrong_status{status_from(head.text_view(3))};
+            if (head.is_null(5)) {
+                if (auto refusal = first_refusal(rows, 13, 16, 17)) co_return *refusal;
+                throw std::logic_error("replace_items changed nothing and refused nothing");
+            }
+            o::order changed = order_header_from(head, 5);
+            for (int i = 0; i < rows.rows(); ++i) {
+                const auto r = rows[i];
+                const auto quantity = r.int64(14);
+                const auto price = r.int64(15);
+                changed.items.push_back(o::order_item{r.text(13), quantity, price, quantity * price});
+            }
+            co_return changed;
+        } catch (const db::error& e) {
+            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
+        }
+    }
+}
+
+awaitable<o::transition_result> pg_order_store::transition(o::transition_request request) {
+    const auto from = status_names(request.from);
+    const std::string to{o::to_string(request.to)};
+    for (int attempt = 1;; ++attempt) {
+        try {
+            auto lease = co_await pool_.acquire();
+            statements_sent_.fetch_add(4, std::memory_order_relaxed);  // BEGIN, lock, transition, COMMIT
+            std::vector<pg::query> lock_and_move{
+                {k_lock_order, {request.order_id}},
+                {k_transition,
+                 {request.order_id,
+                  request.owner,
+                  request.expected_version,
+                  from,
+                  to,
+                  request.restock,
+                  to_pg(request.now)}},
+            };
+            auto results = co_await lease.transaction(std::move(lock_and_move));
+            const auto& rows = results.at(1);
+            const auto head = rows[0];
+            // checks: visible 0, version_ok 1, status_ok 2, status 3, version 4
+            if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
+            if (!head.boolean(1)) co_return o::version_mismatch{head.int64(4)};
+            const auto previous = status_from(head.text_view(3));
+            if (!head.boolean(2) || head.is_null(5)) co_return o::wrong_status{previous};
+            o::transitioned done{order_header_from(head, 5), previous};
+            for (int i = 0; i < rows.rows(); ++i) append_item(done.after, rows[i], 13);
+            co_return done;
+        } catch (const db::error& e) {
+            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- housekeeping
+
+awaitable<std::size_t> pg_order_store::purge_idempotency_keys(o::timestamp created_before) {
+    try {
+        auto lease = co_await pool_.acquire();
+        // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
+        const auto expired_before = to_pg(expiry_for(created_before));
+        std::size_t purged = 0;
+        for (int batch = 0; batch < k_purge_max_batches; ++batch) {
+            pg::params args{expired_before, k_purge_batch};
+            auto result = co_await execute(lease, k_purge_idempotency_keys, std::move(args));
+            const auto deleted = result.affected_rows();
+            purged += static_cast<std::size_t>(deleted);
+            if (deleted < k_purge_batch) break;
+        }
+        co_return purged;
+    } catch (const db::error& e) {
+        rethrow_for_domain(e);
+    }
+}
+
+}  // namespace svc::db

@@ -1,0 +1,354 @@
+#include "db/pg/pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "db/error.hpp"
+#include "db/pg/connection.hpp"
+#include "runtime/event_loops.hpp"
+
+namespace svc::db::pg {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+namespace {
+double seconds_since(clock::time_point start) {
+    return std::chrono::duration<double>(clock::now() - start).count();
+}
+}  // namespace
+
+// One event loop's share of the pool. Every member is touched only on that loop, except
+// the two atomics (read by metrics from any thread) and `closed_` (set by pool::close()).
+class slice {
+public:
+    slice(
+        asio::any_io_executor executor,
+        std::shared_ptr<const connection_settings> settings,
+        std::size_t size,
+        std::size_t overflow
+    )
+        : executor_(std::move(executor)),
+          settings_(std::move(settings)),
+          size_(size),
+          limit_(size + overflow) {}
+
+    asio::awaitable<lease> acquire();
+    void give_back(std::unique_ptr<connection> conn) noexcept;
+    // Runs on the slice's loop: drops idle connections and wakes every waiter.
+    void close_on_loop();
+    void request_close() {
+        closed_.store(true, std::memory_order_relaxed);
+        asio::post(executor_, [this] { close_on_loop(); });
+    }
+
+    std::atomic<std::size_t> idle_count{0};
+    std::atomic<std::size_t> busy_count{0};
+
+private:
+    // A coroutine waiting in acquire(); lives on that coroutine's frame.
+    struct waiter {
+        asio::steady_timer timer;
+        std::unique_ptr<connection> handed;  // a connection given straight to this waiter
+        bool may_connect = false;            // a slot freed up: the waiter may open a connection
+    };
+
+    void publish_counts() {
+        idle_count.store(idle_.size(), std::memory_order_relaxed);
+        busy_count.store(total_ - idle_.size(), std::memory_order_relaxed);
+    }
+    void drop(std::unique_ptr<connection> conn) noexcept;
+    bool expired(const connection& conn) const {
+        return clock::now() - conn.created_at() > settings_->options.recycle;
+    }
+    // Connects (counting the connection in total_ meanwhile), with backoff bookkeeping.
+    asio::awaitable<std::unique_ptr<connection>> open_connection();
+    // Makes `conn` ready for a lease: resets it when it saw an error. Returns null (and drops
+    // it) when it is broken, too old or fails the reset.
+    asio::awaitable<std::unique_ptr<connection>> validate(std::unique_ptr<connection> conn);
+
+    asio::any_io_executor executor_;
+    std::shared_ptr<const connection_settings> settings_;
+    const std::size_t size_;   // idle connections kept
+    const std::size_t limit_;  // size_ + overflow: connections open at most (idle + busy + connecting)
+    std::vector<std::unique_ptr<connection>> idle_;  // LIFO: the warmest connection first
+    std::size_t total_ = 0;
+    std::list<waiter*> waiters_;  // FIFO
+    int consecutive_failures_ = 0;
+    clock::time_point next_attempt_{};  // no new connection before this, after a failure
+    std::atomic<bool> closed_{false};
+};
+
+void slice::drop(std::unique_ptr<connection> conn) noexcept {
+    conn.reset();
+    --total_;
+    // The freed slot goes to the longest waiter, which opens a connection itself.
+    if (!waiters_.empty()) {
+        waiter* w = waiters_.front();
+        waiters_.pop_front();
+        w->may_connect = true;
+        w->timer.cancel();
+    }
+    publish_counts();
+}
+
+void slice::give_back(std::unique_ptr<connection> conn) noexcept {
+    if (conn->broken()) {
+        // One dead connection suggests the server restarted: check the others before use.
+        for (auto& idle : idle_) idle->mark_needs_reset();
+        drop(std::move(conn));
+        return;
+    }
+    if (closed_.load(std::memory_order_relaxed) || expired(*conn)) {
+        drop(std::move(conn));
+        return;
+    }
+    if (conn->in_transaction()) conn->mark_needs_reset();  // rolled back before its next use
+    if (!waiters_.empty()) {
+        waiter* w = waiters_.front();
+        waiters_.pop_front();
+        w->handed = std::move(conn);
+        w->timer.cancel();
+        publish_counts();
+        return;
+    }
+    // Overflow connections close once the slice holds its share idle (QueuePool semantics).
+    if (idle_.size() >= size_) {
+        drop(std::move(conn));
+        return;
+    }
+    idle_.push_back(std::move(conn));
+    publish_counts();
+}
+
+void slice::close_on_loop() {
+    while (!idle_.empty()) {
+        idle_.pop_back();
+        --total_;
+    }
+    for (waiter* w : waiters_) w->timer.cancel();
+    waiters_.clear();
+    publish_counts();
+}
+
+asio::awaitable<std::unique_ptr<connection>> slice::open_connection() {
+    const auto now = clock::now();
+    if (consecutive_failures_ > 0 && now < next_attempt_) {
+        throw db::error(
+            errc::connection_lost, "cannot connect to " + settings_->redacted_url + " (backing off)"
+        );
+    }
+    ++total_;
+    publish_counts();
+    try {
+        auto conn = co_await connection::connect(executor_, settings_);
+        if (consecutive_failures_ > 0) spdlog::info("database: reconnected to {}", settings_->redacted_url);
+        consecutive_failures_ = 0;
+        co_return conn;
+    } catch (const db::error& e) {
+        --total_;
+        ++consecutive_failures_;
+        // 50 ms, 100 ms, … capped at 2 s between attempts while the server is unreachable.
+        const auto backoff = std::min<std::chrono::milliseconds>(
+            std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 6)),
+            std::chrono::milliseconds(2000)
+        );
+        next_attempt_ = clock::now() + backoff;
+        if (consecutive_failures_ == 1) spdlog::warn("database: {}", e.what());
+        publish_counts();
+        throw;
+    }
+}
+
+asio::awaitable<std::unique_ptr<connection>> slice::validate(std::unique_ptr<connection> conn) {
+    if (conn->broken() || expired(*conn)) {
+        drop(std::move(conn));
+        co_return nullptr;
+    }
+    if (conn->needs_reset()) {
+        try {
+            co_await conn->reset();
+        } catch (const db::error&) {
+            drop(std::move(conn));
+            co_return nullptr;
+        }
+    }
+    co_return conn;
+}
+
+asio::awaitable<lease> slice::acquire() {
+    const auto started = clock::now();
+    const auto deadline = started + settings_->options.checkout_timeout;
+    const auto observe_wait = [&] {
+        if (settings_->observer && settings_->observer->checkout_wait) {
+            settings_->observer->checkout_wait(seconds_since(started));
+        }
+    };
+    while (true) {
+        if (closed_.load(std::memory_order_relaxed))
+            throw db::error(errc::shutting_down, "the pool is closed");
+        // Idle connections go to new callers only when nobody queues (waiters are served first
+        // by give_back()).
+        if (!idle_.empty() && waiters_.empty()) {
+            auto conn = std::move(idle_.back());
+            idle_.pop_back();
+            publish_counts();
+            conn = co_await validate(std::move(conn));
+            if (!conn) continue;
+            observe_wait();
+            co_return lease(this, std::move(conn));
+        }
+        if (total_ < limit_ && waiters_.empty()) {
+            auto conn = co_await open_connection();
+            observe_wait();
+            co_return lease(this, std::move(conn));
+        }
+        const auto now = clock::now();
+        if (now >= deadline) {
+            observe_wait();
+            throw db::error(errc::pool_timeout, "no database connection free within the pool timeout");
+        }
+        waiter w{asio::steady_timer(executor_), nullptr, false};
+        w.timer.expires_at(deadline);
+        waiters_.push_back(&w);
+        co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        // Still queued: the timer expired (or the pool closed); otherwise give_back/drop
+        // removed us and said why.
+        if (auto it = std::find(waiters_.begin(), waiters_.end(), &w); it != waiters_.end())
+            waiters_.erase(it);
+        if (w.handed) {
+            auto conn = co_await validate(std::move(w.handed));
+            if (!conn) continue;
+            observe_wait();
+            co_return lease(this, std::move(conn));
+        }
+        if (w.may_connect && total_ < limit_) {
+            auto conn = co_await open_connection();
+            observe_wait();
+            co_return lease(this, std::move(conn));
+        }
+        // Loop: re-checks closed_, the deadline, and anything freed meanwhile.
+    }
+}
+
+// ---- lease ----
+
+lease::lease(slice* owner, std::unique_ptr<connection> conn) : owner_(owner), connection_(std::move(conn)) {}
+
+lease::lease(lease&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)), connection_(std::move(other.connection_)) {}
+
+lease& lease::operator=(lease&& other) noexcept {
+    if (this != &other) {
+        release();
+        owner_ = std::exchange(other.owner_, nullptr);
+        connection_ = std::move(other.connection_);
+    }
+    return *this;
+}
+
+lease::~lease() {
+    release();
+}
+
+void lease::release() noexcept {
+    if (owner_ != nullptr && connection_) owner_->give_back(std::move(connection_));
+    owner_ = nullptr;
+}
+
+asio::awaitable<result> lease::execute(std::string_view sql, params args) {
+    if (!connection_) throw std::logic_error("pg::lease: used after move");
+    const query q{sql, std::move(args)};
+    auto results = co_await connection_->run(std::span(&q, 1));
+    co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<result>> lease::pipeline(std::vector<query> queries) {
+    if (!connection_) throw std::logic_error("pg::lease: used after move");
+    co_return co_await connection_->run(queries);
+}
+
+asio::awaitable<std::vector<result>> lease::transaction(
+    std::vector<query> queries, std::string_view begin_sql
+) {
+    if (!connection_) throw std::logic_error("pg::lease: used after move");
+    std::vector<query> all;
+    all.reserve(queries.size() + 2);
+    all.push_back({begin_sql, {}});
+    for (auto& q : queries) all.push_back(std::move(q));
+    all.push_back({"COMMIT", {}});
+    std::vector<result> results;
+    try {
+        results = co_await connection_->run(all);
+    } catch (const db::error& e) {
+        // Report the index within `queries`: BEGIN is statement -1, COMMIT is queries.size().
+        throw e.with_statement_index(e.statement_index() < 0 ? -1 : e.statement_index() - 1);
+    }
+    results.erase(results.begin());
+    results.pop_back();
+    co_return results;
+}
+
+// ---- pool ----
+
+pool::pool(runtime::event_loops& loops, std::string conninfo, std::string redacted_url, pool_options options)
+    : options_(options), observer_(std::make_shared<pool_observer>()) {
+    if (options_.pool_size == 0) throw std::invalid_argument("DB_POOL_SIZE must be at least 1");
+    auto settings = std::make_shared<connection_settings>(connection_settings{
+        std::move(conninfo), std::move(redacted_url), options_, observer_});
+    const std::size_t loop_count = loops.size();
+    const auto share = [loop_count](std::size_t total) { return (total + loop_count - 1) / loop_count; };
+    for (std::size_t i = 0; i < loop_count; ++i) {
+        slices_.push_back(std::make_unique<slice>(
+            loops.context(i).get_executor(),
+            settings,
+            std::max<std::size_t>(share(options_.pool_size), 1),
+            share(options_.max_overflow)
+        ));
+    }
+}
+
+pool::~pool() = default;
+
+asio::awaitable<lease> pool::acquire() {
+    const std::size_t index = runtime::event_loops::current_index();
+    if (index >= slices_.size()) throw std::logic_error("pg::pool::acquire called off an event loop");
+    co_return co_await slices_[index]->acquire();
+}
+
+asio::awaitable<void> pool::ping() {
+    auto l = co_await acquire();
+    co_await l.execute("SELECT 1");
+}
+
+void pool::close() {
+    for (auto& s : slices_) s->request_close();
+}
+
+std::size_t pool::idle_connections() const {
+    std::size_t n = 0;
+    for (const auto& s : slices_) n += s->idle_count.load(std::memory_order_relaxed);
+    return n;
+}
+
+std::size_t pool::busy_connections() const {
+    std::size_t n = 0;
+    for (const auto& s : slices_) n += s->busy_count.load(std::memory_order_relaxed);
+    return n;
+}
+
+void pool::set_observer(pool_observer observer) {
+    // The settings hold a pointer to the same object: replace its contents before first use.
+    *observer_ = std::move(observer);
+}
+
+}  // namespace svc::db::pg
