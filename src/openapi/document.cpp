@@ -98,14 +98,16 @@ json::value ref(std::string_view section, std::string_view name) {
 
 // ---------------------------------------------------------------- error responses
 
-// Every `type` the contract's error table names, for the error body's schema.
-constexpr std::array<std::string_view, 15> k_problem_types{
+// Every `type` the contract's error table names (plus the server's 408 for a request that
+// is not received in time), for the error body's schema.
+constexpr std::array<std::string_view, 16> k_problem_types{
     "business_error",
     "bad_request",
     "unauthorized",
     "forbidden",
     "not_found",
     "method_not_allowed",
+    "request_timeout",
     "conflict",
     "precondition_failed",
     "payload_too_large",
