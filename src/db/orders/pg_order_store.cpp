@@ -423,8 +423,9 @@ std::vector<o::order> orders_from(const pg::result& rows) {
 
 // The first refused item in the request's (product id) order, from rows carrying, at the
 // given columns, the product id, known and enough flags.
-std::optional<o::stock_refusal>
-first_refusal(const pg::result& rows, int product_column, int known_column, int enough_column) {
+std::optional<o::stock_refusal> first_refusal(
+    const pg::result& rows, int product_column, int known_column, int enough_column
+) {
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
         if (r.is_null(product_column)) continue;
@@ -441,7 +442,8 @@ first_refusal(const pg::result& rows, int product_column, int known_column, int 
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
 // propagates unchanged (→ 500).
 [[noreturn]] void rethrow_for_domain(const db::error& e) {
-    if (e.is_unavailable() || e.is_retryable()) throw o::unavailable("The database is unavailable, retry later");
+    if (e.is_unavailable() || e.is_retryable())
+        throw o::unavailable("The database is unavailable, retry later");
     throw;  // the db::error being handled, unchanged
 }
 
@@ -454,7 +456,9 @@ awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view
     co_return co_await lease.execute(sql, std::move(args));
 }
 
-awaitable<std::vector<pg::result>> pg_order_store::pipeline(pg::lease& lease, std::vector<pg::query> queries) {
+awaitable<std::vector<pg::result>> pg_order_store::pipeline(
+    pg::lease& lease, std::vector<pg::query> queries
+) {
     statements_sent_.fetch_add(queries.size(), std::memory_order_relaxed);
     co_return co_await lease.pipeline(std::move(queries));
 }
@@ -465,8 +469,9 @@ awaitable<std::vector<pg::result>> pg_order_store::pipeline(pg::lease& lease, st
 
 // ---------------------------------------------------------------- products
 
-awaitable<std::variant<o::product, o::product_exists>>
-pg_order_store::create_product(o::new_product p, o::timestamp now) {
+awaitable<std::variant<o::product, o::product_exists>> pg_order_store::create_product(
+    o::new_product p, o::timestamp now
+) {
     try {
         auto lease = co_await pool_.acquire();
         pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
@@ -490,8 +495,9 @@ awaitable<std::optional<o::product>> pg_order_store::get_product(std::string id)
     }
 }
 
-awaitable<std::optional<o::product>>
-pg_order_store::update_product(std::string id, o::product_patch patch, o::timestamp now) {
+awaitable<std::optional<o::product>> pg_order_store::update_product(
+    std::string id, o::product_patch patch, o::timestamp now
+) {
     try {
         auto lease = co_await pool_.acquire();
         pg::params args{std::move(id), patch.name, patch.price_cents, patch.stock, to_pg(now)};
@@ -539,8 +545,7 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new
 
     auto arrays = to_arrays(order.items);
     pg::params args{
-        order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)
-    };
+        order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)};
     auto rows = co_await execute(lease, k_create_order, std::move(args));
     if (rows.empty() || !rows[0].boolean(5)) {
         if (auto refusal = first_refusal(rows, 6, 8, 9)) co_return *refusal;
@@ -565,8 +570,9 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new
     co_return created;
 }
 
-awaitable<o::create_order_result>
-pg_order_store::create_order_idempotent(pg::lease& lease, const o::new_order& order) {
+awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
+    pg::lease& lease, const o::new_order& order
+) {
     const auto& claim = *order.idempotency;
     auto arrays = to_arrays(order.items);
     std::vector<pg::query> claim_and_create{

@@ -38,11 +38,13 @@ public:
     // `pool` must outlive the store.
     explicit pg_order_store(pg::pool& pool) : pool_(pool) {}
 
-    boost::asio::awaitable<std::variant<orders::product, orders::product_exists>>
-    create_product(orders::new_product p, orders::timestamp now) override;
+    boost::asio::awaitable<std::variant<orders::product, orders::product_exists>> create_product(
+        orders::new_product p, orders::timestamp now
+    ) override;
     boost::asio::awaitable<std::optional<orders::product>> get_product(std::string id) override;
-    boost::asio::awaitable<std::optional<orders::product>>
-    update_product(std::string id, orders::product_patch patch, orders::timestamp now) override;
+    boost::asio::awaitable<std::optional<orders::product>> update_product(
+        std::string id, orders::product_patch patch, orders::timestamp now
+    ) override;
     boost::asio::awaitable<orders::page<orders::product>> list_products(orders::product_query query) override;
 
     boost::asio::awaitable<orders::create_order_result> create_order(orders::new_order o) override;
@@ -59,10 +61,13 @@ public:
 
 private:
     boost::asio::awaitable<pg::result> execute(pg::lease& lease, std::string_view sql, pg::params args);
-    boost::asio::awaitable<std::vector<pg::result>> pipeline(pg::lease& lease, std::vector<pg::query> queries);
+    boost::asio::awaitable<std::vector<pg::result>> pipeline(
+        pg::lease& lease, std::vector<pg::query> queries
+    );
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
-    boost::asio::awaitable<orders::create_order_result>
-    create_order_idempotent(pg::lease& lease, const orders::new_order& o);
+    boost::asio::awaitable<orders::create_order_result> create_order_idempotent(
+        pg::lease& lease, const orders::new_order& o
+    );
 
     pg::pool& pool_;
     std::atomic<std::uint64_t> statements_sent_{0};

@@ -210,8 +210,9 @@ std::optional<order_head> load_head(const session& db, const std::string& id) {
 
 // The product's current price when `quantity` more units can be taken from it, else the
 // refusal. `quantity` may be ≤ 0 (units given back): then only existence is checked.
-std::variant<std::int64_t, o::stock_refusal>
-check_stock(const session& db, const std::string& product_id, std::int64_t quantity) {
+std::variant<std::int64_t, o::stock_refusal> check_stock(
+    const session& db, const std::string& product_id, std::int64_t quantity
+) {
     auto s = db.prepare(k_select_stock);
     s.bind(1, product_id);
     if (!s.step()) return o::stock_refusal{o::stock_refusal::reason::unknown_product, product_id};
@@ -242,7 +243,9 @@ void insert_items(const session& db, const std::string& order_id, const std::vec
 // Prices every requested item (in the request's product-id order) or names the first
 // refused one.
 std::variant<std::vector<o::order_item>, o::stock_refusal> price_items(
-    const session& db, const std::vector<o::item_request>& items, const std::map<std::string, std::int64_t>& taken
+    const session& db,
+    const std::vector<o::item_request>& items,
+    const std::map<std::string, std::int64_t>& taken
 ) {
     std::vector<o::order_item> priced;
     priced.reserve(items.size());
@@ -398,7 +401,8 @@ o::transition_result transition_tx(const session& db, const o::transition_reques
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
 // propagates unchanged (→ 500). Call from a catch block.
 [[noreturn]] void rethrow_for_domain(const db::error& e) {
-    if (e.is_unavailable() || e.is_retryable()) throw o::unavailable("The database is unavailable, retry later");
+    if (e.is_unavailable() || e.is_retryable())
+        throw o::unavailable("The database is unavailable, retry later");
     throw;  // the db::error being handled, unchanged
 }
 
@@ -406,12 +410,12 @@ o::transition_result transition_tx(const session& db, const o::transition_reques
 
 // ---------------------------------------------------------------- products
 
-awaitable<std::variant<o::product, o::product_exists>>
-sqlite_order_store::create_product(o::new_product p, o::timestamp now) {
+awaitable<std::variant<o::product, o::product_exists>> sqlite_order_store::create_product(
+    o::new_product p, o::timestamp now
+) {
     try {
         co_return co_await db_.write(
-            [p = std::move(p), now, counter = &statements_](
-                sqlite::connection& c
+            [p = std::move(p), now, counter = &statements_](sqlite::connection& c
             ) -> std::variant<o::product, o::product_exists> {
                 const session db{c, *counter};
                 auto s = db.prepare(k_insert_product);
@@ -441,16 +445,20 @@ awaitable<std::optional<o::product>> sqlite_order_store::get_product(std::string
     }
 }
 
-awaitable<std::optional<o::product>>
-sqlite_order_store::update_product(std::string id, o::product_patch patch, o::timestamp now) {
+awaitable<std::optional<o::product>> sqlite_order_store::update_product(
+    std::string id, o::product_patch patch, o::timestamp now
+) {
     try {
         co_return co_await db_.write(
-            [id = std::move(id), patch = std::move(patch), now, counter = &statements_](
-                sqlite::connection& c
+            [id = std::move(id), patch = std::move(patch), now, counter = &statements_](sqlite::connection& c
             ) -> std::optional<o::product> {
                 const session db{c, *counter};
                 auto s = db.prepare(k_update_product);
-                s.bind(1, id).bind(2, patch.name).bind(3, patch.price_cents).bind(4, patch.stock).bind(5, now);
+                s.bind(1, id)
+                    .bind(2, patch.name)
+                    .bind(3, patch.price_cents)
+                    .bind(4, patch.stock)
+                    .bind(5, now);
                 if (!s.step()) return std::nullopt;
                 return product_from(s);
             }
@@ -467,7 +475,8 @@ awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_quer
                 const session db{c, *counter};
                 auto s = db.prepare(k_list_products);
                 // One row more than asked tells whether another page follows.
-                s.bind(1, query.after_id.value_or(std::string())).bind(2, static_cast<std::int64_t>(query.limit) + 1);
+                s.bind(1, query.after_id.value_or(std::string()))
+                    .bind(2, static_cast<std::int64_t>(query.limit) + 1);
                 o::page<o::product> page;
                 while (s.step()) {
                     if (page.data.size() == query.limit) {
@@ -489,7 +498,8 @@ awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_quer
 awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order order) {
     try {
         co_return co_await db_.write(
-            [order = std::move(order), counter = &statements_](sqlite::connection& c) -> o::create_order_result {
+            [order = std::move(order),
+             counter = &statements_](sqlite::connection& c) -> o::create_order_result {
                 sqlite::transaction tx(c);  // BEGIN IMMEDIATE
                 auto result = create_order_tx(session{c, *counter}, order);
                 tx.commit();
@@ -544,8 +554,8 @@ awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query quer
 awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_items_request request) {
     try {
         co_return co_await db_.write(
-            [request = std::move(request), counter = &statements_](sqlite::connection& c
-            ) -> o::replace_items_result {
+            [request = std::move(request),
+             counter = &statements_](sqlite::connection& c) -> o::replace_items_result {
                 sqlite::transaction tx(c);
                 auto result = replace_items_tx(session{c, *counter}, request);
                 // Refusals wrote nothing; committing an empty transaction is harmless.
@@ -561,7 +571,8 @@ awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_
 awaitable<o::transition_result> sqlite_order_store::transition(o::transition_request request) {
     try {
         co_return co_await db_.write(
-            [request = std::move(request), counter = &statements_](sqlite::connection& c) -> o::transition_result {
+            [request = std::move(request),
+             counter = &statements_](sqlite::connection& c) -> o::transition_result {
                 sqlite::transaction tx(c);
                 auto result = transition_tx(session{c, *counter}, request);
                 tx.commit();

@@ -30,11 +30,13 @@ public:
     // `db` must outlive the store.
     explicit sqlite_order_store(sqlite::database& db) : db_(db) {}
 
-    boost::asio::awaitable<std::variant<orders::product, orders::product_exists>>
-    create_product(orders::new_product p, orders::timestamp now) override;
+    boost::asio::awaitable<std::variant<orders::product, orders::product_exists>> create_product(
+        orders::new_product p, orders::timestamp now
+    ) override;
     boost::asio::awaitable<std::optional<orders::product>> get_product(std::string id) override;
-    boost::asio::awaitable<std::optional<orders::product>>
-    update_product(std::string id, orders::product_patch patch, orders::timestamp now) override;
+    boost::asio::awaitable<std::optional<orders::product>> update_product(
+        std::string id, orders::product_patch patch, orders::timestamp now
+    ) override;
     boost::asio::awaitable<orders::page<orders::product>> list_products(orders::product_query query) override;
 
     boost::asio::awaitable<orders::create_order_result> create_order(orders::new_order o) override;
