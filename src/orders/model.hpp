@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/describe/enum.hpp>
+
 namespace svc::orders {
 
 // Microseconds since 1970-01-01T00:00:00Z.
@@ -54,6 +56,8 @@ struct product_patch {
 
 // pending → paid → shipped → delivered; pending|paid → cancelled (see state_machine.hpp).
 enum class order_status : std::uint8_t { pending, paid, shipped, delivered, cancelled };
+// Described so that JSON bodies, query parameters and schemas use the enumerator names.
+BOOST_DESCRIBE_ENUM(order_status, pending, paid, shipped, delivered, cancelled)
 
 inline constexpr order_status k_all_order_statuses[] = {
     order_status::pending,

@@ -1,0 +1,68 @@
+#include "api/errors.hpp"
+
+#include <string>
+#include <variant>
+
+namespace svc::api {
+
+namespace {
+
+http::problem make(unsigned status, std::string detail) {
+    return http::problem{status, std::string(http::default_problem_type(status)), std::move(detail), {}, {}};
+}
+
+}  // namespace
+
+http::problem to_problem(const orders::error& e) {
+    if (dynamic_cast<const orders::not_found*>(&e) != nullptr) return make(404, e.what());
+    if (dynamic_cast<const orders::business_error*>(&e) != nullptr) {
+        auto p = make(400, e.what());
+        p.type = "business_error";
+        return p;
+    }
+    if (dynamic_cast<const orders::forbidden*>(&e) != nullptr) return make(403, e.what());
+    if (dynamic_cast<const orders::conflict*>(&e) != nullptr) return make(409, e.what());
+    if (dynamic_cast<const orders::precondition_failed*>(&e) != nullptr) return make(412, e.what());
+    if (dynamic_cast<const orders::idempotency_key_reused*>(&e) != nullptr) {
+        auto p = make(422, e.what());
+        p.errors.push_back({{"header", "Idempotency-Key"}, e.what(), "idempotency_key_reused"});
+        return p;
+    }
+    if (const auto* down = dynamic_cast<const orders::unavailable*>(&e)) {
+        auto p = make(503, "Service temporarily unavailable, retry later");
+        p.headers.push_back({"Retry-After", std::to_string(down->retry_after_seconds())});
+        return p;
+    }
+    return make(500, "Internal server error");
+}
+
+http::problem validation_problem(const std::vector<json::issue>& issues) {
+    auto p = make(422, "Request validation failed");
+    p.errors.reserve(issues.size());
+    for (const auto& issue : issues) {
+        http::field_error error{{}, issue.msg, issue.type};
+        error.loc.reserve(issue.loc.size());
+        for (const auto& segment : issue.loc) {
+            // http::make_problem_response writes all-digit parts as JSON numbers: array
+            // indices become numbers, member names stay strings.
+            error.loc.push_back(std::visit(
+                [](const auto& part) -> std::string {
+                    if constexpr (std::is_same_v<std::decay_t<decltype(part)>, std::string>) {
+                        return part;
+                    } else {
+                        return std::to_string(part);
+                    }
+                },
+                segment
+            ));
+        }
+        p.errors.push_back(std::move(error));
+    }
+    return p;
+}
+
+http::problem bad_request(std::string detail) {
+    return make(400, std::move(detail));
+}
+
+}  // namespace svc::api
