@@ -32,6 +32,8 @@ public:
     explicit file_descriptor(int fd) : fd_(fd) {}
     file_descriptor(const file_descriptor&) = delete;
     file_descriptor& operator=(const file_descriptor&) = delete;
+    file_descriptor(file_descriptor&&) = delete;
+    file_descriptor& operator=(file_descriptor&&) = delete;
     ~file_descriptor() {
         if (fd_ >= 0) ::close(fd_);
     }
@@ -151,7 +153,7 @@ std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
     const std::filesystem::path path = data_dir / k_dev_secret_file_name;
 
     if (auto existing = read_secret(path)) return *existing;
-    const std::string secret = random_hex_secret();
+    std::string secret = random_hex_secret();
     if (publish_new_secret(path, secret)) return secret;
     if (auto winner = read_secret(path)) return *winner;
     throw std::runtime_error("the JWT dev secret " + path.string() + " vanished while it was being created");

@@ -84,6 +84,8 @@ struct error_queue_guard {
     error_queue_guard() = default;
     error_queue_guard(const error_queue_guard&) = delete;
     error_queue_guard& operator=(const error_queue_guard&) = delete;
+    error_queue_guard(error_queue_guard&&) = delete;
+    error_queue_guard& operator=(error_queue_guard&&) = delete;
     ~error_queue_guard() { ERR_clear_error(); }
 };
 
@@ -101,6 +103,7 @@ bool hmac_sha256(
     if (!ctx) return false;
     // OpenSSL's OSSL_PARAM API takes a non-const pointer but only reads the digest name.
     const std::array<OSSL_PARAM, 2> params{
+        // NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast): see above
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
         OSSL_PARAM_construct_end(),
     };
@@ -290,9 +293,11 @@ struct token_cache {
     std::vector<cached_token> slots;
 };
 
+// Mutable by design: each thread's own cache, and the source of verifier identities.
+// NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 thread_local token_cache t_token_cache;
-
 std::atomic<std::uint64_t> g_next_verifier_id{1};
+// NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
 }  // namespace
 
@@ -596,7 +601,7 @@ result verifier::authenticate(
 std::string mint_hs256(
     std::string_view secret,
     std::string_view sub,
-    std::vector<std::string> roles,
+    const std::vector<std::string>& roles,
     std::chrono::seconds ttl,
     std::chrono::system_clock::time_point now,
     std::string_view issuer,
@@ -610,7 +615,7 @@ std::string mint_hs256(
     json::object claims;
     claims["sub"] = sub;
     json::array role_values;
-    for (std::string& role : roles) role_values.emplace_back(std::move(role));
+    for (const std::string& role : roles) role_values.emplace_back(role);
     claims["roles"] = std::move(role_values);
     claims["iat"] = issued_at;
     claims["exp"] = issued_at + ttl.count();

@@ -93,7 +93,7 @@ private:
 std::string mint_hs256(
     std::string_view secret,
     std::string_view sub,
-    std::vector<std::string> roles,
+    const std::vector<std::string>& roles,
     std::chrono::seconds ttl,
     std::chrono::system_clock::time_point now,
     std::string_view issuer = {},
