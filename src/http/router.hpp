@@ -62,8 +62,8 @@ struct header_doc {
 
 // A status the route answers with itself. The generator adds, from the route's shape, the
 // statuses any route of that shape can give: 401 (and 403 for admin) from `access`, 404 from
-// path parameters, 400/413/415/422 from a request body, 400/422 from query parameters,
-// 412 from an If-Match header, 429/431/500 everywhere, 503 on authenticated routes.
+// path parameters, 400/415/422 from a request body, 400/422 from query parameters,
+// 412 from an If-Match header, 413/429/431/500 everywhere, 503 on authenticated routes.
 struct response_doc {
     unsigned status = 200;
     std::string description{};

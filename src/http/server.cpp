@@ -190,10 +190,11 @@ class session;
 
 // Per event loop: its acceptor and its connections. Touched only on that loop's thread.
 struct loop_state {
-    explicit loop_state(asio::io_context& loop_context)
-        : context(loop_context), acceptor(loop_context.get_executor()) {}
+    explicit loop_state(asio::io_context& loop_context) : context(loop_context) {
+        acceptor.emplace(loop_context.get_executor());
+    }
     asio::io_context& context;
-    acceptor_type acceptor;
+    std::optional<acceptor_type> acceptor;  // reset by ~server, while the io_context exists
     std::unordered_set<session*> sessions;
 };
 
@@ -533,9 +534,9 @@ asio::awaitable<void> run_session(std::shared_ptr<shared_state> state, loop_stat
 asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_state& loop) {
     auto& m = metrics();
     asio::steady_timer backoff(loop.context);
-    while (loop.acceptor.is_open()) {
-        auto [ec, socket] = co_await loop.acceptor.async_accept(k_as_tuple);
-        if (ec == asio::error::operation_aborted || !loop.acceptor.is_open()) break;
+    while (loop.acceptor->is_open()) {
+        auto [ec, socket] = co_await loop.acceptor->async_accept(k_as_tuple);
+        if (ec == asio::error::operation_aborted || !loop.acceptor->is_open()) break;
         if (ec) {
             // Typically EMFILE: wait a little instead of spinning on the same error.
             spdlog::warn("accept failed: {}", ec.message());
@@ -574,7 +575,14 @@ server::server(
         state_->loops.push_back(std::make_unique<loop_state>(loops.context(i)));
 }
 
-server::~server() = default;
+server::~server() {
+    // The loops are not running. Objects bound to an io_context must go now, while every
+    // context still exists: coroutine frames left on the loops hold the shared state and are
+    // destroyed only with their own context, possibly after another loop's context is gone.
+    state_->stopped_reported.store(true, std::memory_order_release);  // no more posts to loop 0
+    state_->grace_timer.reset();
+    for (auto& loop : state_->loops) loop->acceptor.reset();
+}
 
 std::uint16_t server::port() const {
     return state_->bound_port;
@@ -592,7 +600,7 @@ void server::start() {
     const auto address = asio::ip::make_address(state_->options.host);
     std::uint16_t port = state_->options.port;
     for (auto& loop : state_->loops) {
-        auto& acceptor = loop->acceptor;
+        auto& acceptor = *loop->acceptor;
         const tcp::endpoint endpoint(address, port);
         acceptor.open(endpoint.protocol());
         acceptor.set_option(asio::socket_base::reuse_address(true));
@@ -619,7 +627,7 @@ void server::shutdown(std::function<void()> on_stopped) {
     for (auto& loop : state_->loops) {
         asio::post(loop->context, [state = state_, loop = loop.get()] {
             boost::system::error_code ignored;
-            loop->acceptor.close(ignored);
+            loop->acceptor->close(ignored);
             // on_drain() may end a session, which erases itself from the set: iterate a copy.
             const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
             for (auto* s : sessions) {

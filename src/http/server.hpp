@@ -45,7 +45,8 @@ struct server_options {
 using authenticator = std::function<auth::result(std::optional<std::string_view> authorization_header)>;
 
 // Lifetime: construct, start(), then run the event loops; the server, the router and the
-// loops must outlive the loops' run(). Not copyable.
+// loops must outlive the loops' run(), and the server must be destroyed while the loops are
+// not running (after run() returned) but before the loops themselves. Not copyable.
 class server {
 public:
     // `routes` is shared by every loop and must stay alive and unchanged while the server runs.

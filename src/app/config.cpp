@@ -1,0 +1,181 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <stdexcept>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/ip/address.hpp>
+
+namespace svc::app {
+
+namespace {
+
+constexpr std::string_view k_program = "orders-service";
+
+// A duration given in (possibly fractional) seconds, e.g. SHUTDOWN_GRACE_SECONDS=0.5.
+struct seconds_setting {
+    double seconds;
+    std::chrono::milliseconds* target;
+    std::string name;
+};
+
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+// Adds `--flag` with environment variable `env`, its default shown in --help.
+template <class T>
+CLI::Option* add_setting(
+    CLI::App& cli, const std::string& flag, const std::string& env, T& value, const std::string& help
+) {
+    return cli.add_option(flag, value, help)->envname(env)->capture_default_str();
+}
+
+void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seconds_setting>& durations) {
+    add_setting(cli, "--host", "HOST", http.host, "Address to listen on (IPv4 or IPv6 literal)")
+        ->check([](const std::string& value) -> std::string {
+            boost::system::error_code ec;
+            boost::asio::ip::make_address(value, ec);
+            return ec ? "not an IP address: " + value : std::string();
+        });
+    add_setting(cli, "--port", "PORT", http.port, "TCP port to listen on (0: any free port)")
+        ->check(CLI::Range(0, 65535));
+    add_setting(
+        cli,
+        "--max-header-bytes",
+        "MAX_HEADER_BYTES",
+        http.max_header_bytes,
+        "Request line + headers limit; over it: 431"
+    )
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1024 * 1024}));
+    add_setting(
+        cli, "--max-body-bytes", "MAX_BODY_BYTES", http.max_body_bytes, "Request body limit; over it: 413"
+    )
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1024} * 1024 * 1024));
+    add_setting(
+        cli,
+        "--max-connections",
+        "MAX_CONNECTIONS",
+        http.max_connections,
+        "Open connections limit; more are closed at once"
+    )
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+
+    const auto add_seconds = [&](const std::string& flag,
+                                 const std::string& env,
+                                 std::chrono::milliseconds& target,
+                                 const std::string& help) {
+        durations.push_back({std::chrono::duration<double>(target).count(), &target, flag + " (" + env + ")"}
+        );
+        cli.add_option(flag, durations.back().seconds, help)
+            ->envname(env)
+            ->capture_default_str()
+            ->check(CLI::Range(0.001, 86'400.0));
+    };
+    add_seconds(
+        "--header-timeout-seconds",
+        "HEADER_TIMEOUT_SECONDS",
+        http.header_timeout,
+        "Time a client has to send a request's headers (from its first byte); then dropped"
+    );
+    add_seconds(
+        "--body-timeout-seconds",
+        "BODY_TIMEOUT_SECONDS",
+        http.body_timeout,
+        "Time a client has to send a request body; then dropped"
+    );
+    add_seconds(
+        "--idle-timeout-seconds",
+        "IDLE_TIMEOUT_SECONDS",
+        http.idle_timeout,
+        "Keep-alive connections idle longer are closed"
+    );
+    add_seconds(
+        "--write-timeout-seconds",
+        "WRITE_TIMEOUT_SECONDS",
+        http.write_timeout,
+        "Time to write one response to a slow reader; then dropped"
+    );
+    add_seconds(
+        "--shutdown-grace-seconds",
+        "SHUTDOWN_GRACE_SECONDS",
+        http.shutdown_grace,
+        "On SIGTERM/SIGINT, how long requests in flight may finish"
+    );
+}
+
+void add_logging_options(CLI::App& cli, obs::logging_options& logging, std::string& format) {
+    add_setting(cli, "--log-level", "LOG_LEVEL", logging.level, "trace|debug|info|warn|error|critical|off")
+        ->check([](const std::string& value) -> std::string {
+            try {
+                obs::validate_log_level(value);
+                return {};
+            } catch (const std::invalid_argument& e) {
+                return e.what();
+            }
+        });
+    add_setting(cli, "--log-format", "LOG_FORMAT", format, "json (one object per line) or text")
+        ->check(CLI::IsMember({"json", "text"}));
+    add_setting(
+        cli, "--access-log", "ACCESS_LOG", logging.access_log, "Log one line per request (true/false)"
+    );
+}
+
+}  // namespace
+
+std::size_t default_thread_count() {
+    return std::max<std::size_t>(1, std::thread::hardware_concurrency());
+}
+
+parse_result parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+    invocation result;
+    config& cfg = result.config;
+    cfg.threads = default_thread_count();
+
+    CLI::App cli{"orders-service: an order management HTTP service", std::string(k_program)};
+    cli.set_version_flag("--version", std::string(k_program) + " " ORDERS_VERSION);
+    cli.require_subcommand(0, 1);
+    cli.fallthrough();  // settings may come after the subcommand: `orders-service serve --port 9000`
+    auto* serve = cli.add_subcommand("serve", "Run the HTTP service (the default)");
+    auto* version = cli.add_subcommand("version", "Print the version and exit");
+    auto* healthcheck = cli.add_subcommand(
+        "healthcheck", "Exit 0 iff GET /health on HOST:PORT answers 200 within 2 s (for Docker HEALTHCHECK)"
+    );
+    for (auto* sub : {serve, version, healthcheck}) sub->fallthrough();
+
+    std::deque<seconds_setting> durations;
+    std::string log_format = cfg.logging.format == obs::log_format::json ? "json" : "text";
+    add_http_options(cli, cfg.http, durations);
+    add_setting(cli, "--threads", "THREADS", cfg.threads, "Event loops (threads); default: number of cores")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+    add_setting(cli, "--data-dir", "DATA_DIR", cfg.data_dir, "Directory of the embedded SQLite database");
+    add_logging_options(cli, cfg.logging, log_format);
+    // Other modules: add_<module>_options(cli, cfg.<module>) here.
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return {std::nullopt, cli.exit(e, out, err)};
+    } catch (const CLI::CallForVersion& e) {
+        return {std::nullopt, cli.exit(e, out, err)};
+    } catch (const CLI::ParseError& e) {
+        err << k_program << ": " << one_line(e.what()) << '\n';
+        return {std::nullopt, 2};
+    }
+
+    for (const auto& d : durations) {
+        *d.target = std::chrono::milliseconds(std::llround(d.seconds * 1000.0));
+    }
+    cfg.logging.format = obs::parse_log_format(log_format);
+    if (*version) result.command = command::version;
+    if (*healthcheck) result.command = command::healthcheck;
+    return {std::move(result), 0};
+}
+
+}  // namespace svc::app

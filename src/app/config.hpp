@@ -1,0 +1,46 @@
+#pragma once
+// The service's settings: every one comes from an environment variable and from a matching
+// command-line flag (the flag wins), parsed by CLI11 in config.cpp. Each module declares its
+// own options struct with its defaults (http::server_options, obs::logging_options, ...);
+// this file only gathers them. docs/CONFIGURATION.md lists every setting.
+
+#include <cstddef>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "http/server.hpp"
+#include "observability/logging.hpp"
+
+namespace svc::app {
+
+struct config {
+    http::server_options http;     // HOST, PORT, limits, timeouts, SHUTDOWN_GRACE_SECONDS
+    obs::logging_options logging;  // LOG_LEVEL, LOG_FORMAT, ACCESS_LOG
+    std::string data_dir = ".";    // DATA_DIR: where the embedded SQLite database lives
+    std::size_t threads = 0;       // THREADS: event loops; 0 is replaced by the number of cores
+    // Other modules add their options struct here (db, auth), wired in config.cpp.
+};
+
+enum class command { serve, version, healthcheck };
+
+struct invocation {
+    app::command command = command::serve;
+    app::config config;
+};
+
+// What parse_command_line decided: run `invocation`, or exit at once with `exit_code`
+// (0 after --help / --version output, 2 after a bad value or an unknown argument).
+struct parse_result {
+    std::optional<app::invocation> invocation;
+    int exit_code = 0;
+};
+
+// Parses `argv` and the process environment. Help goes to `out`; an error is ONE line on
+// `err` ("orders-service: PORT / --port: ..."). Pure apart from reading the environment.
+parse_result parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+// The number of event loops to run by default: the number of cores (at least 1).
+std::size_t default_thread_count();
+
+}  // namespace svc::app

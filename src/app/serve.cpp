@@ -1,0 +1,121 @@
+#include "app/serve.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/system_routes.hpp"
+#include "http/probe.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "observability/logging.hpp"
+#include "observability/metrics.hpp"
+#include "observability/process_metrics.hpp"
+#include "runtime/event_loops.hpp"
+#include <sys/resource.h>
+
+namespace svc::app {
+
+namespace {
+
+// Each connection needs a descriptor: lift the soft limit to the hard one, as servers do.
+void raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+// Until the auth module provides the real verifier, every protected route answers 401.
+http::authenticator placeholder_authenticator() {
+    return [](std::optional<std::string_view> header) -> auth::result {
+        return auth::failure{"Authentication is not configured", header.has_value()};
+    };
+}
+
+}  // namespace
+
+int serve(const config& cfg) {
+    obs::init_logging(cfg.logging);
+    obs::register_process_metrics(obs::default_registry());
+    raise_open_file_limit();
+
+    runtime::event_loops loops(cfg.threads);
+    service_state state;
+
+    // 1. Database: open the pool and apply migrations here (db module); on failure log the
+    //    reason and return 1. Set state.readiness_check to the database probe.
+
+    // 2. Authentication (auth module): replace the placeholder with the JWT verifier.
+    http::authenticator authenticate = placeholder_authenticator();
+
+    // 3. The route table: system routes, then the API routes (api module).
+    std::vector<http::route> routes = system_routes(state);
+    const http::router router(std::move(routes));
+
+    // 4. Listen.
+    http::server server(loops, router, std::move(authenticate), cfg.http);
+    try {
+        server.start();
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot listen on {}:{}: {}", cfg.http.host, cfg.http.port, e.what());
+        obs::flush_logs();
+        return 1;
+    }
+    spdlog::info(
+        "listening on {}:{} with {} event loop(s), pid {}",
+        cfg.http.host,
+        server.port(),
+        loops.size(),
+        ::getpid()
+    );
+
+    // SIGTERM/SIGINT: readiness flips first, then the server drains; a second signal stops at once.
+    boost::asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
+    const auto on_signal = [&](const boost::system::error_code& ec, int signal_number) {
+        if (ec) return;
+        spdlog::info(
+            "signal {}: shutting down (grace {} ms)", signal_number, cfg.http.shutdown_grace.count()
+        );
+        state.draining.store(true, std::memory_order_release);
+        server.shutdown([&] {
+            // 5. Close the database pool here (db module), then stop the loops.
+            spdlog::info("shutdown complete");
+            signals.cancel();
+            loops.stop();
+        });
+        signals.async_wait([&](const boost::system::error_code& again, int) {
+            if (again) return;
+            spdlog::warn("second signal: stopping without waiting");
+            loops.stop();
+        });
+    };
+    signals.async_wait(on_signal);
+
+    loops.run();
+    obs::flush_logs();
+    return 0;
+}
+
+int healthcheck(const config& cfg) {
+    // A wildcard listen address is reached through loopback.
+    std::string host = cfg.http.host;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    const auto result = http::probe_get(host, cfg.http.port, "/health", std::chrono::seconds(2));
+    if (result && result->status == 200) return 0;
+    std::cerr << "orders-service: healthcheck failed: "
+              << (result ? "status " + std::to_string(result->status) : std::string("no answer within 2 s"))
+              << '\n';
+    return 1;
+}
+
+int version() {
+    std::cout << "orders-service " ORDERS_VERSION "\n";
+    return 0;
+}
+
+}  // namespace svc::app

@@ -1,0 +1,19 @@
+#pragma once
+// The commands of the binary. Each returns the process exit code.
+
+#include "app/config.hpp"
+
+namespace svc::app {
+
+// `serve`: config → [database open + migrate] → [authenticator] → route table → listen →
+// run until SIGTERM/SIGINT → graceful shutdown. 0 after a clean shutdown, 1 when start-up
+// fails (the reason is logged).
+int serve(const config& cfg);
+
+// `healthcheck`: 0 iff GET /health on cfg.http.host:port answers 200 within 2 s, else 1.
+int healthcheck(const config& cfg);
+
+// `version`: prints "orders-service <version>".
+int version();
+
+}  // namespace svc::app
