@@ -42,18 +42,19 @@ std::optional<compact_parts> split_compact(std::string_view token) {
 std::optional<std::string> base64url_decode(std::string_view text) {
     // A lone trailing character carries only 6 bits: never a whole byte.
     if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    out.reserve(text.size() / 4 * 3 + 2);
+    // Every 4 characters carry 3 bytes; 2 or 3 trailing characters carry 1 or 2.
+    std::string out(text.size() * 3 / 4, '\0');
+    std::size_t written = 0;
     std::uint32_t bits = 0;
     int bit_count = 0;
     for (const char c : text) {
         const std::uint8_t value = k_decode_table[static_cast<unsigned char>(c)];
         if (value == k_invalid) return std::nullopt;
-        bits = (bits << 6U) | value;
+        bits = ((bits << 6U) | value) & 0xFFFFU;  // at most 14 pending bits matter
         bit_count += 6;
         if (bit_count >= 8) {
             bit_count -= 8;
-            out.push_back(static_cast<char>((bits >> static_cast<unsigned>(bit_count)) & 0xFFU));
+            out[written++] = static_cast<char>((bits >> static_cast<unsigned>(bit_count)) & 0xFFU);
         }
     }
     // Leftover bits (2 or 4) are padding inside the last character; non-zero ones would let

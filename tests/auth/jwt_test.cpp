@@ -576,6 +576,22 @@ TEST_F(jwt_test, cache_never_serves_a_token_to_another_verifier) {
     expect_refusal(verifier(other), token("hs256"), "Token signature is invalid");
 }
 
+TEST_F(jwt_test, verifiers_with_different_secrets_alternate_on_one_thread) {
+    // Each thread keeps keyed HMAC state; it must follow whichever verifier is asking.
+    jwt_options first = hs256_options();
+    first.cache_entries = 0;
+    jwt_options second = first;
+    second.secret = "another-secret";
+    const verifier a(first);
+    const verifier b(second);
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(expect_principal(a, token("hs256")).subject, "alice");
+        expect_refusal(b, token("hs256"), "Token signature is invalid");
+        EXPECT_EQ(expect_principal(b, token("hs256_wrong_secret")).subject, "alice");
+        expect_refusal(a, token("hs256_wrong_secret"), "Token signature is invalid");
+    }
+}
+
 TEST_F(jwt_test, works_with_the_cache_disabled) {
     jwt_options options = hs256_options();
     options.cache_entries = 0;
