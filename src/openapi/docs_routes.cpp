@@ -158,7 +158,7 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             {
                 .summary = "This API's OpenAPI 3.1 document",
                 .operation_id = "getOpenApiDocument",
-                .tag = "operations",
+                .tag = "system",
                 .description =
                     "Generated at start-up from the same route table and type declarations the router "
                     "and the validators use.",
@@ -175,13 +175,13 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             {
                 .summary = "Interactive API documentation (Swagger UI)",
                 .operation_id = "getDocsPage",
-                .tag = "operations",
+                .tag = "system",
                 .description = "Served entirely by this binary; needs no internet access.",
                 .headers = {if_none_match_doc()},
                 .responses = cached_responses("text/html", &html_page),
             },
     });
-    auto asset_responses = cached_responses("application/octet-stream", &asset_file);
+    auto asset_responses = cached_responses("application/octet-stream", &asset_file);  // typed below
     asset_responses.push_back({404, "No such file", nullptr, {}, ""});
     routes.push_back({
         .method = http::method::get,
@@ -192,7 +192,7 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             {
                 .summary = "A file of the documentation page",
                 .operation_id = "getDocsAsset",
-                .tag = "operations",
+                .tag = "system",
                 .description =
                     "Scripts, stylesheet, icon and licences of the pinned swagger-ui-dist package, "
                     "embedded at build time. The response's Content-Type is the file's own.",
@@ -202,7 +202,15 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             },
     });
 
-    auto text = std::make_shared<const std::string>(to_pretty_json(build_document(routes, info)));
+    auto document = build_document(routes, info);
+    // One route serves files of several types: list each embedded file's media type.
+    json::object media_types;
+    for (const auto& a : docs_assets())
+        media_types[a.content_type.substr(0, a.content_type.find(';'))] =
+            json::object{{"schema", asset_file(media_types)}};
+    document.at("paths").at("/docs/{file}").at("get").at("responses").at("200").as_object()["content"] =
+        std::move(media_types);
+    auto text = std::make_shared<const std::string>(to_pretty_json(document));
     auto etag = std::make_shared<const std::string>(fingerprint(*text));
 
     routes[first].handler = [text, etag](http::route_context& ctx) {

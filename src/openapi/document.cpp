@@ -34,7 +34,7 @@ document_info service_info() {
             {
                 {"products", "The catalogue: admins create and edit products, users read them."},
                 {"orders", "Orders of the calling user (admins: of everyone) and their status transitions."},
-                {"operations", "Health, readiness, metrics and this documentation."},
+                {"system", "Health, readiness, metrics and this documentation."},
             },
     };
 }
@@ -293,10 +293,9 @@ json::object component_responses() {
 json::object component_headers() {
     json::object out;
     for (const auto& h : k_response_headers) {
-        out[component_name(h.name)] = json::object{
-            {"description", h.description},
-            {"schema", json::parse(h.schema_json)},
-        };
+        json::object header{{"description", h.description}, {"schema", json::parse(h.schema_json)}};
+        if (h.name == "X-Request-ID") header["required"] = true;  // on every response
+        out[component_name(h.name)] = std::move(header);
     }
     return out;
 }
@@ -418,13 +417,14 @@ json::object responses_of(const http::route& r, json::object& schemas) {
 
     const bool has_body = r.doc.request_body != nullptr;
     const bool has_query = r.doc.query != nullptr;
-    std::set<unsigned> implied_statuses{429, 431, 500};
+    // The server answers 413 and 431 before routing, so any route can give them.
+    std::set<unsigned> implied_statuses{413, 429, 431, 500};
     if (has_body || has_query || !r.doc.headers.empty()) implied_statuses.insert(400);
     if (r.access != http::access::public_) implied_statuses.insert({401, 503});
     if (r.access == http::access::admin) implied_statuses.insert(403);
     if (r.path_template.find('{') != std::string::npos) implied_statuses.insert(404);
     if (reads_header(r, "If-Match")) implied_statuses.insert(412);
-    if (has_body) implied_statuses.insert({413, 415, 422});
+    if (has_body) implied_statuses.insert({415, 422});
     if (has_query) implied_statuses.insert(422);
     for (const unsigned s : implied_statuses)
         by_status.emplace(s, ref("responses", implied(s).component));  // an explicit one wins

@@ -69,7 +69,7 @@ std::vector<http::route> sample_routes() {
          unused_handler(),
          {.summary = "Liveness",
           .operation_id = "getHealth",
-          .tag = "operations",
+          .tag = "system",
           .responses = {{.status = 200, .description = "Alive", .body = &schema_of<thing>}}}}
     );
     routes.push_back(
@@ -123,10 +123,10 @@ using statuses = std::vector<std::string>;
 TEST(BuildDocument, DerivesTheStatusesEachRouteShapeCanGive) {
     const auto doc = build_document(sample_routes(), service_info());
     const auto& paths = doc.at("paths");
-    EXPECT_EQ(status_keys(paths.at("/health").at("get")), (statuses{"200", "429", "431", "500"}));
+    EXPECT_EQ(status_keys(paths.at("/health").at("get")), (statuses{"200", "413", "429", "431", "500"}));
     EXPECT_EQ(
         status_keys(paths.at("/things").at("get")),
-        (statuses{"200", "400", "401", "422", "429", "431", "500", "503"})
+        (statuses{"200", "400", "401", "413", "422", "429", "431", "500", "503"})
     );
     EXPECT_EQ(
         status_keys(paths.at("/things/{id}").at("patch")),
@@ -134,7 +134,7 @@ TEST(BuildDocument, DerivesTheStatusesEachRouteShapeCanGive) {
     );
     EXPECT_EQ(
         status_keys(paths.at("/things/{id}/ship").at("post")),
-        (statuses{"200", "400", "401", "403", "404", "429", "431", "500", "503"})
+        (statuses{"200", "400", "401", "403", "404", "413", "429", "431", "500", "503"})
     );
 }
 
