@@ -60,7 +60,6 @@ http::response replay_response(const orders::idempotent_replay& replay) {
     auto response = json_response(replay.status, replay.body);
     response.set_header("Idempotent-Replayed", "true");
     if (replay.status == 201) {
-        boost::json::error_code ec;
         const auto stored = json::parse(replay.body);
         if (const auto* value = std::get_if<boost::json::value>(&stored);
             value != nullptr && value->is_object()) {
@@ -80,9 +79,8 @@ http::response replay_response(const orders::idempotent_replay& replay) {
 // The version a change must find: nullopt for no If-Match (or "*"); the tag's version; for a
 // list of several tags, the order's current version when it is one of them (412 otherwise).
 boost::asio::awaitable<std::optional<std::int64_t>> expected_version(
-    orders::service& service, const orders::actor& who, const http::route_context& ctx
+    orders::service& service, orders::actor who, const http::route_context& ctx, if_match condition
 ) {
-    const auto condition = read_if_match(ctx.request);
     if (condition.versions.empty()) co_return std::nullopt;
     if (condition.versions.size() == 1) co_return condition.versions.front();
     const auto current = co_await service.get_order(who, ctx.params.at("id"));
@@ -146,8 +144,9 @@ boost::asio::awaitable<http::response> replace_order_items(
     orders::service& service, http::route_context& ctx
 ) {
     const auto who = actor_of(ctx);
+    auto condition = read_if_match(ctx.request);
     auto body = read_body<order_items_body>(ctx.request);
-    const auto version = co_await expected_version(service, who, ctx);
+    const auto version = co_await expected_version(service, who, ctx, std::move(condition));
     const auto replaced =
         co_await service.replace_items(who, ctx.params.at("id"), to_items(std::move(body.items)), version);
     co_return order_response(200, replaced);
@@ -158,7 +157,7 @@ boost::asio::awaitable<http::response> apply_order_action(
     orders::service& service, http::route_context& ctx
 ) {
     const auto who = actor_of(ctx);
-    const auto version = co_await expected_version(service, who, ctx);
+    const auto version = co_await expected_version(service, who, ctx, read_if_match(ctx.request));
     const auto changed = co_await service.apply(who, ctx.params.at("id"), Action, version);
     co_return order_response(200, changed);
 }
