@@ -1,7 +1,10 @@
 #include "api/routes.hpp"
 
+#include "api/bodies.hpp"
 #include "api/errors.hpp"
 #include "api/handlers.hpp"
+#include "openapi/schema.hpp"
+#include "orders/limits.hpp"
 
 namespace svc::api {
 
@@ -25,12 +28,66 @@ http::handler bind(orders::service& service, endpoint run) {
     return [&service, run](http::route_context& ctx) { return guarded(service, run, ctx); };
 }
 
-http::route_doc doc(std::string summary, std::string operation_id, std::string tag) {
-    http::route_doc d;
-    d.summary = std::move(summary);
-    d.operation_id = std::move(operation_id);
-    d.tag = std::move(tag);
-    return d;
+// ---- OpenAPI facts of the table, next to it. Bodies, queries and views are documented
+// from their declarations in bodies.hpp (openapi::schema_of); what is written here is only
+// what the handlers do: the success status and headers, and the domain errors they map.
+
+constexpr std::string_view k_visible_ascii = "^[\\x21-\\x7E]+$";
+
+boost::json::value idempotency_key_schema(boost::json::object& /*components*/) {
+    return boost::json::object{
+        {"type", "string"},
+        {"minLength", 1},
+        {"maxLength", orders::limits::k_idempotency_key_max_length},
+        {"pattern", k_visible_ascii},
+    };
+}
+
+http::header_doc if_match_header() {
+    return {
+        .name = "If-Match",
+        .description =
+            "`\"<version>\"` (the order's ETag), a list of them, or `*`: the change happens only "
+            "while the order still has that version, else 412.",
+    };
+}
+
+http::header_doc idempotency_key_header() {
+    return {
+        .name = "Idempotency-Key",
+        .description =
+            "1-255 visible ASCII characters. A repeat with the same body returns the stored status "
+            "and body with `Idempotent-Replayed: true`; with another body 422; while the first is "
+            "still running 409.",
+        .schema = &idempotency_key_schema,
+    };
+}
+
+http::response_doc order_ok() {
+    return {
+        .status = 200,
+        .description = "The order",
+        .body = &openapi::schema_of<order_view>,
+        .headers = {"ETag"}};
+}
+
+http::response_doc product_ok() {
+    return {.status = 200, .description = "The product", .body = &openapi::schema_of<product_view>};
+}
+
+http::response_doc business_error(std::string when) {
+    return {.status = 400, .description = "`business_error` (" + std::move(when) + ") or `bad_request`"};
+}
+
+// An order action: POST /orders/{id}/<action>, If-Match optional.
+http::route_doc action_doc(std::string summary, std::string operation_id, std::string refused_when) {
+    return {
+        .summary = std::move(summary),
+        .operation_id = std::move(operation_id),
+        .tag = "orders",
+        .headers = {if_match_header()},
+        .responses = {order_ok(), business_error(std::move(refused_when))},
+    };
 }
 
 }  // namespace
@@ -38,6 +95,7 @@ http::route_doc doc(std::string summary, std::string operation_id, std::string t
 std::vector<http::route> routes(orders::service& service) {
     using http::access;
     using http::method;
+    using openapi::schema_of;
     using orders::order_action;
     std::vector<http::route> table;
     const auto add = [&](method m, std::string path, access who, endpoint run, http::route_doc d) {
@@ -48,56 +106,134 @@ std::vector<http::route> routes(orders::service& service) {
         "/products",
         access::user,
         &list_products,
-        doc("List products by id", "listProducts", "products"));
+        {.summary = "List products by id",
+         .operation_id = "listProducts",
+         .tag = "products",
+         .query = &schema_of<product_list_query>,
+         .responses = {
+             {.status = 200, .description = "A page of products", .body = &schema_of<product_page_view>}}});
     add(method::post,
         "/products",
         access::admin,
         &create_product,
-        doc("Create a product", "createProduct", "products"));
+        {.summary = "Create a product",
+         .operation_id = "createProduct",
+         .tag = "products",
+         .request_body = &schema_of<product_create_body>,
+         .request_example = R"({"id": "p1", "name": "Coffee beans 1kg", "price_cents": 1299, "stock": 40})",
+         .responses = {
+             {.status = 201,
+              .description = "Created",
+              .body = &schema_of<product_view>,
+              .headers = {"Location"}},
+             {.status = 409, .description = "A product with this id exists"},
+         }});
     add(method::get,
         "/products/{id}",
         access::user,
         &get_product,
-        doc("Get a product", "getProduct", "products"));
+        {.summary = "Get a product",
+         .operation_id = "getProduct",
+         .tag = "products",
+         .responses = {product_ok()}});
     add(method::patch,
         "/products/{id}",
         access::admin,
         &update_product,
-        doc("Update a product's name, price or stock", "updateProduct", "products"));
+        {.summary = "Update a product's name, price or stock",
+         .operation_id = "updateProduct",
+         .tag = "products",
+         .description = "Any subset of the fields; absent fields stay as they are.",
+         .request_body = &schema_of<product_patch_body>,
+         .request_example = R"({"price_cents": 1499, "stock": 35})",
+         .responses = {product_ok()}});
 
-    add(method::post, "/orders", access::user, &create_order, doc("Create an order", "createOrder", "orders")
-    );
+    add(method::post,
+        "/orders",
+        access::user,
+        &create_order,
+        {.summary = "Create an order",
+         .operation_id = "createOrder",
+         .tag = "orders",
+         .description = "Prices are taken from the products now; the stock of every item is taken atomically "
+                        "with the order, or nothing is.",
+         .request_body = &schema_of<order_create_body>,
+         .request_example =
+             R"({"items": [{"product_id": "p1", "quantity": 2}, {"product_id": "p7", "quantity": 1}]})",
+         .headers = {idempotency_key_header()},
+         .responses = {
+             {.status = 201,
+              .description =
+                  "Created (or, with `Idempotent-Replayed: true`, the stored answer of the first request)",
+              .body = &schema_of<order_view>,
+              .headers = {"Location", "ETag", "Idempotent-Replayed"}},
+             {.status = 400,
+              .description =
+                  "`business_error` (insufficient stock, unknown product), or `bad_request` (malformed "
+                  "JSON or Idempotency-Key)",
+              .headers = {"Idempotent-Replayed"}},
+             {.status = 403, .description = "`user_id` names someone else and the caller is not admin"},
+             {.status = 409, .description = "A request with this Idempotency-Key is still in flight"},
+         }});
     add(method::get,
         "/orders",
         access::user,
         &list_orders,
-        doc("List orders, newest first", "listOrders", "orders"));
-    add(method::get, "/orders/{id}", access::user, &get_order, doc("Get an order", "getOrder", "orders"));
+        {.summary = "List orders, newest first",
+         .operation_id = "listOrders",
+         .tag = "orders",
+         .description = "The caller's own orders; admins see everyone's and may filter by `user_id`.",
+         .query = &schema_of<order_list_query>,
+         .responses = {
+             {.status = 200, .description = "A page of orders", .body = &schema_of<order_page_view>},
+             {.status = 403, .description = "A non-admin's `user_id` filter names someone else"},
+         }});
+    add(method::get,
+        "/orders/{id}",
+        access::user,
+        &get_order,
+        {.summary = "Get an order",
+         .operation_id = "getOrder",
+         .tag = "orders",
+         .description = "Someone else's order is 404, exactly like a missing one.",
+         .responses = {order_ok()}});
     add(method::patch,
         "/orders/{id}",
         access::user,
         &replace_order_items,
-        doc("Replace the items of a pending order", "replaceOrderItems", "orders"));
+        {.summary = "Replace the items of a pending order",
+         .operation_id = "replaceOrderItems",
+         .tag = "orders",
+         .description = "Stock is adjusted by the difference, atomically.",
+         .request_body = &schema_of<order_items_body>,
+         .request_example = R"({"items": [{"product_id": "p1", "quantity": 3}]})",
+         .headers = {if_match_header()},
+         .responses = {
+             order_ok(), business_error("the order is not pending, insufficient stock, unknown product")}});
     add(method::post,
         "/orders/{id}/pay",
         access::user,
         &apply_order_action<order_action::pay>,
-        doc("Pay a pending order", "payOrder", "orders"));
+        action_doc("Pay a pending order", "payOrder", "the order is not pending"));
     add(method::post,
         "/orders/{id}/cancel",
         access::user,
         &apply_order_action<order_action::cancel>,
-        doc("Cancel a pending or paid order; its stock is returned", "cancelOrder", "orders"));
+        action_doc(
+            "Cancel a pending or paid order; its stock is returned",
+            "cancelOrder",
+            "the order is shipped or done"
+        ));
     add(method::post,
         "/orders/{id}/ship",
         access::admin,
         &apply_order_action<order_action::ship>,
-        doc("Ship a paid order", "shipOrder", "orders"));
+        action_doc("Ship a paid order", "shipOrder", "the order is not paid"));
     add(method::post,
         "/orders/{id}/deliver",
         access::admin,
         &apply_order_action<order_action::deliver>,
-        doc("Mark a shipped order delivered", "deliverOrder", "orders"));
+        action_doc("Mark a shipped order delivered", "deliverOrder", "the order is not shipped"));
     return table;
 }
 
