@@ -330,7 +330,9 @@ asio::awaitable<bool> session::serve_one() {
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(options.max_header_bytes, UINT32_MAX))
     );
-    parser_->body_limit(options.max_body_bytes);
+    // No body limit while reading the header: a declared oversize body must not look like a
+    // malformed header. The real limit is set below, before any body byte is parsed.
+    parser_->body_limit(boost::none);
 
     stream_.expires_after(options.header_timeout);
     auto [read_error, header_bytes] =
@@ -380,10 +382,16 @@ asio::awaitable<bool> session::serve_one() {
     x.request_id =
         client_id && is_sane_request_id(*client_id) ? std::string(*client_id) : generate_request_id();
     x.body_pending = !parser_->is_done();
+    parser_->body_limit(options.max_body_bytes);
     x.keep_alive = beast_request.keep_alive() && !draining();
 
     if (!split_target(req.target, req.path, req.query)) {
         co_return co_await reject(x, problem_error(400, "Malformed request target").get());
+    }
+
+    // A declared oversize body is refused before anything else looks at the request.
+    if (const auto length = parser_->content_length(); length && *length > options.max_body_bytes) {
+        co_return co_await reject(x, problem_error(413, "Request body is larger than the limit").get());
     }
 
     auto found = state_->routes.find(req.method, req.path);
@@ -397,9 +405,6 @@ asio::awaitable<bool> session::serve_one() {
     const route& matched = *found.found;
     x.route = matched.path_template;
 
-    if (const auto length = parser_->content_length(); length && *length > options.max_body_bytes) {
-        co_return co_await reject(x, problem_error(413, "Request body is larger than the limit").get());
-    }
 
     route_context context{req, std::move(found.params), std::nullopt, x.request_id};
     if (matched.access != access::public_) {

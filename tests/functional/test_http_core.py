@@ -1,0 +1,453 @@
+"""The HTTP core against the real binary: framing, limits, errors, ids, timeouts, metrics."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+import harness
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def problem(response) -> dict:
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert set(body) >= {"detail", "type"}
+    return body
+
+
+# ---- routes, errors, ids ----
+
+def test_health(base_url):
+    r = requests.get(base_url + "/health", timeout=5)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert r.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/health/", "/metrics/"])
+def test_trailing_slash_is_the_same_route(base_url, path):
+    r = requests.get(base_url + path, timeout=5, allow_redirects=False)
+    assert r.status_code == 200
+
+
+def test_unknown_path_is_404_not_found(base_url):
+    r = requests.get(base_url + "/no/such/thing", timeout=5)
+    assert r.status_code == 404
+    assert problem(r)["type"] == "not_found"
+
+
+def test_known_path_other_method_is_405_with_allow(base_url):
+    r = requests.delete(base_url + "/health", timeout=5)
+    assert r.status_code == 405
+    assert problem(r)["type"] == "method_not_allowed"
+    assert [m.strip() for m in r.headers["Allow"].split(",")] == ["GET", "HEAD"]
+
+
+def test_head_has_length_but_no_body(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n" + harness.get_request())
+        buf = bytearray()
+        head = harness.read_response(s, buf, head=True)
+        assert head.status == 200 and head.headers["content-length"] == "15" and head.body == b""
+        # The next response starts right after the head's headers: no stray body bytes.
+        assert harness.read_response(s, buf).body == b'{"status":"ok"}'
+
+
+def test_request_id_is_generated(base_url):
+    r = requests.get(base_url + "/health", timeout=5)
+    assert UUID.match(r.headers["X-Request-ID"])
+    assert r.headers["X-Request-ID"] != requests.get(base_url + "/health", timeout=5).headers["X-Request-ID"]
+
+
+def test_sane_request_id_is_echoed_on_success_and_error(base_url):
+    for path in ("/health", "/nope"):
+        r = requests.get(base_url + path, headers={"X-Request-ID": "client-42.a:b"}, timeout=5)
+        assert r.headers["X-Request-ID"] == "client-42.a:b"
+
+
+@pytest.mark.parametrize("bad", ["x" * 129, "has space", "quote\"", "semi;colon"])
+def test_insane_request_id_is_replaced(base_url, bad):
+    r = requests.get(base_url + "/health", headers={"X-Request-ID": bad}, timeout=5)
+    assert UUID.match(r.headers["X-Request-ID"])
+
+
+def test_malformed_request_gets_400_json(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n")
+        r = harness.read_response(s)
+        assert r.status == 400
+        assert json.loads(r.body)["type"] == "bad_request"
+
+
+def test_bad_percent_escape_is_400(service):
+    with harness.connect(service.port) as s:
+        s.sendall(harness.get_request("/health%zz"))
+        assert harness.read_response(s).status == 400
+        s.sendall(harness.get_request("/he%00alth"))
+        assert harness.read_response(s).status == 400
+
+
+def test_percent_encoded_path_matches(base_url):
+    assert requests.get(base_url + "/h%65alth", timeout=5).status_code == 200
+
+
+# ---- keep-alive and pipelining ----
+
+def test_keep_alive_serves_many_requests_on_one_connection(service):
+    with harness.connect(service.port) as s:
+        buf = bytearray()
+        for i in range(20):
+            s.sendall(harness.get_request(extra=f"X-Request-ID: ka-{i}\r\n"))
+            r = harness.read_response(s, buf)
+            assert r.status == 200 and r.headers["x-request-id"] == f"ka-{i}"
+            assert r.headers.get("connection", "keep-alive").lower() != "close"
+
+
+def test_pipelined_requests_are_answered_in_order(service):
+    requests_bytes = b"".join(
+        harness.get_request(path, extra=f"X-Request-ID: p-{i}\r\n")
+        for i, path in enumerate(["/health", "/nope", "/health/", "/metrics", "/health"])
+    )
+    with harness.connect(service.port) as s:
+        s.sendall(requests_bytes)  # all at once, before reading anything
+        buf = bytearray()
+        got = [harness.read_response(s, buf) for _ in range(5)]
+    assert [r.headers["x-request-id"] for r in got] == [f"p-{i}" for i in range(5)]
+    assert [r.status for r in got] == [200, 404, 200, 200, 200]
+
+
+def test_connection_close_is_honoured(service):
+    with harness.connect(service.port) as s:
+        s.sendall(harness.get_request(extra="Connection: close\r\n"))
+        r = harness.read_response(s)
+        assert r.status == 200 and r.headers["connection"].lower() == "close"
+        assert harness.closed_by_peer(s, 2)
+
+
+def test_http_1_0_without_keep_alive_is_closed(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+        r = harness.read_response(s)
+        assert r.status == 200
+        assert harness.closed_by_peer(s, 2)
+
+
+# ---- limits ----
+
+def test_declared_oversize_body_is_413_without_reading_it(service):
+    with harness.connect(service.port) as s:
+        # 2 MiB announced, nothing sent: the answer must not wait for the body.
+        s.sendall(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 2097152\r\n\r\n")
+        started = time.monotonic()
+        r = harness.read_response(s)
+        assert time.monotonic() - started < 1.0
+        assert r.status == 413
+        assert json.loads(r.body)["type"] == "payload_too_large"
+        assert r.headers["connection"].lower() == "close"
+
+
+def test_body_at_the_limit_is_read(service):
+    # GET /health ignores its body, but the server must read all of it and stay in sync.
+    body = b"x" * (1024 * 1024)
+    with harness.connect(service.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        buf = bytearray()
+        assert harness.read_response(s, buf).status == 200
+        s.sendall(harness.get_request())
+        assert harness.read_response(s, buf).status == 200
+
+
+def test_headers_over_16_kib_are_431(service):
+    with harness.connect(service.port) as s:
+        s.sendall(harness.get_request(extra="X-Big: " + "a" * (17 * 1024) + "\r\n"))
+        r = harness.read_response(s)
+        assert r.status == 431
+        assert json.loads(r.body)["type"] == "headers_too_large"
+
+
+def test_headers_under_the_limit_are_fine(service):
+    with harness.connect(service.port) as s:
+        s.sendall(harness.get_request(extra="X-Big: " + "a" * (14 * 1024) + "\r\n"))
+        assert harness.read_response(s).status == 200
+
+
+def test_header_limit_is_configurable(service_factory):
+    svc = service_factory(env={"MAX_HEADER_BYTES": "2048"})
+    with harness.connect(svc.port) as s:
+        s.sendall(harness.get_request(extra="X-Big: " + "a" * 3000 + "\r\n"))
+        assert harness.read_response(s).status == 431
+
+
+def test_body_limit_is_configurable(service_factory):
+    svc = service_factory(env={"MAX_BODY_BYTES": "10"})
+    with harness.connect(svc.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)
+        assert harness.read_response(s).status == 413
+    with harness.connect(svc.port) as s:
+        # A chunked body has no declared length: the limit applies while it is read.
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n")
+        assert harness.read_response(s).status == 413
+
+
+# ---- slow and idle clients ----
+
+def test_slowloris_sockets_delay_nobody_and_are_dropped(service_factory):
+    svc = service_factory(env={"HEADER_TIMEOUT_SECONDS": "2"})
+    stalled = []
+    try:
+        for i in range(50):
+            s = harness.connect(svc.port)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow-%d: " % i)  # never finished
+            stalled.append(s)
+        # Everyone else is served at once meanwhile.
+        with requests.Session() as http:
+            for _ in range(20):
+                started = time.monotonic()
+                assert http.get(svc.url("/health"), timeout=5).status_code == 200
+                assert time.monotonic() - started < 0.25
+        # A trickling client does not extend its deadline by sending a byte now and then.
+        trickle = harness.connect(svc.port)
+        trickle.sendall(b"GET /health HTTP/1.1\r\n")
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            try:
+                trickle.sendall(b"X")
+            except OSError:
+                break
+            time.sleep(0.2)
+        stalled.append(trickle)
+        # Every stalled socket is closed by the server soon after the header timeout.
+        for s in stalled:
+            assert harness.closed_by_peer(s, 3.0)
+    finally:
+        for s in stalled:
+            s.close()
+
+
+def test_idle_keep_alive_connection_is_closed_after_timeout(service_factory):
+    svc = service_factory(env={"IDLE_TIMEOUT_SECONDS": "0.5"})
+    with harness.connect(svc.port) as s:
+        s.sendall(harness.get_request())
+        assert harness.read_response(s).status == 200
+        assert not harness.closed_by_peer(s, 0.2)
+        assert harness.closed_by_peer(s, 2.0)
+
+
+def test_max_connections(service_factory):
+    svc = service_factory(env={"MAX_CONNECTIONS": "3"})
+    held = [harness.connect(svc.port) for _ in range(3)]
+    try:
+        for s in held:
+            s.sendall(harness.get_request())
+            assert harness.read_response(s).status == 200
+        extra = harness.connect(svc.port)
+        assert harness.closed_by_peer(extra, 2.0)
+        extra.close()
+        held.pop().close()
+        time.sleep(0.2)
+        with harness.connect(svc.port) as s:
+            s.sendall(harness.get_request())
+            assert harness.read_response(s).status == 200
+    finally:
+        for s in held:
+            s.close()
+
+
+# ---- graceful shutdown ----
+
+def test_sigterm_exits_0_at_once_despite_idle_keep_alive_connections(service_factory):
+    svc = service_factory()
+    idle = []
+    for _ in range(5):
+        s = harness.connect(svc.port)
+        s.sendall(harness.get_request())
+        harness.read_response(s)
+        idle.append(s)
+    started = time.monotonic()
+    svc.signal()
+    assert svc.wait(timeout=5) == 0, svc.stderr()
+    assert time.monotonic() - started < 2.0
+    for s in idle:
+        assert harness.closed_by_peer(s, 1.0)
+        s.close()
+
+
+def test_request_in_flight_at_sigterm_gets_its_full_response(service_factory):
+    svc = service_factory()
+    with harness.connect(svc.port) as s:
+        # Headers complete, body half sent: the request is in flight when the signal arrives.
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nX-Request-ID: inflight\r\n\r\n12345")
+        time.sleep(0.3)
+        svc.signal()
+        time.sleep(1.0)
+        assert svc.running(), "exited before the request in flight was answered"
+        # New connections are refused while draining.
+        with pytest.raises(ConnectionRefusedError):
+            harness.connect(svc.port, timeout=1).close()
+        s.sendall(b"67890")
+        r = harness.read_response(s)
+        assert r.status == 200 and r.body == b'{"status":"ok"}'
+        assert r.headers["x-request-id"] == "inflight"
+        assert r.headers["connection"].lower() == "close"
+    assert svc.wait(timeout=5) == 0, svc.stderr()
+
+
+def test_grace_period_bounds_the_shutdown(service_factory):
+    svc = service_factory(env={"SHUTDOWN_GRACE_SECONDS": "1"})
+    with harness.connect(svc.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n123")  # never finished
+        time.sleep(0.3)
+        started = time.monotonic()
+        svc.signal(harness.signal.SIGINT)
+        assert svc.wait(timeout=5) == 0, svc.stderr()
+        assert 0.8 < time.monotonic() - started < 3.0
+
+
+def test_ready_is_200_until_shutdown(base_url):
+    r = requests.get(base_url + "/ready", timeout=5)
+    assert r.status_code == 200 and r.json() == {"status": "ready"}
+
+
+# ---- metrics and access log ----
+
+def test_metrics_pass_promtool_and_carry_the_http_series(service):
+    with requests.Session() as http:
+        http.get(service.url("/health"), timeout=5)
+        http.get(service.url("/orders/123/nope"), timeout=5)
+        http.post(service.url("/health"), timeout=5)
+        r = http.get(service.url("/metrics"), timeout=5)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = r.text
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing (Debian package prometheus)"
+    check = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+    assert re.search(r'^http_requests_total\{method="GET",route="/health",status="200"\} [1-9]', text, re.M)
+    assert re.search(r'^http_requests_total\{method="GET",route="unmatched",status="404"\} [1-9]', text, re.M)
+    assert re.search(r'^http_requests_total\{method="POST",route="unmatched",status="405"\} [1-9]', text, re.M)
+    assert "/orders/123/nope" not in text  # raw paths never become labels
+    assert re.search(r'^http_request_duration_seconds_bucket\{method="GET",route="/health",le="\+Inf"\} ', text, re.M)
+    assert re.search(r'^http_request_duration_seconds_count\{method="GET",route="/health"\} ', text, re.M)
+    # The scrape itself is in flight while the exposition is written.
+    assert re.search(r"^http_requests_in_flight 1$", text, re.M)
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+                 "process_start_time_seconds"):
+        value = re.search(rf"^{name} (\S+)$", text, re.M)
+        assert value and float(value.group(1)) > 0, name
+
+
+def test_access_log_has_one_json_line_per_request(service_factory):
+    svc = service_factory()
+    requests.get(svc.url("/health"), headers={"X-Request-ID": "log-me"}, timeout=5)
+    requests.get(svc.url("/nope"), headers={"X-Request-ID": "log-404"}, timeout=5)
+    assert svc.stop() == 0  # flushes the log buffer
+    lines = [json.loads(line) for line in svc.stdout().splitlines() if line.strip()]
+    by_id = {line.get("request_id"): line for line in lines}
+    ok = by_id["log-me"]
+    assert (ok["method"], ok["route"], ok["status"]) == ("GET", "/health", 200)
+    assert isinstance(ok["duration_ms"], (int, float)) and ok["duration_ms"] >= 0
+    assert by_id["log-404"]["route"] == "unmatched" and by_id["log-404"]["status"] == 404
+    ids = [line["request_id"] for line in lines if line.get("msg") == "request"]
+    assert ids.count("log-me") == 1
+
+
+def test_text_log_format(service_factory):
+    svc = service_factory(env={"LOG_FORMAT": "text"})
+    requests.get(svc.url("/health"), headers={"X-Request-ID": "txt"}, timeout=5)
+    assert svc.stop() == 0
+    line = next(l for l in svc.stdout().splitlines() if "request_id=txt" in l)
+    assert "GET /health" in line and "status=200" in line
+    assert not svc.stderr().lstrip().startswith("{")
+
+
+# ---- command line ----
+
+def run_binary(*args, env=None, timeout=10):
+    import os
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([str(harness.binary_path()), *args], env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_lists_every_setting_with_env_and_default():
+    out = run_binary("--help")
+    assert out.returncode == 0
+    for env, default in [("HOST", "127.0.0.1"), ("PORT", "8000"), ("DATA_DIR", "."), ("THREADS", None),
+                         ("MAX_HEADER_BYTES", "16384"), ("MAX_BODY_BYTES", "1048576"),
+                         ("HEADER_TIMEOUT_SECONDS", "10"), ("IDLE_TIMEOUT_SECONDS", "60"),
+                         ("MAX_CONNECTIONS", "10000"), ("SHUTDOWN_GRACE_SECONDS", "10"),
+                         ("LOG_LEVEL", "info"), ("LOG_FORMAT", "json")]:
+        line = next((l for l in out.stdout.splitlines() if f"(Env:{env})" in l), None)
+        assert line, env
+        if default is not None:
+            assert f"={default} " in line, line
+
+
+@pytest.mark.parametrize("env,args", [
+    ({"PORT": "99999"}, ()),
+    ({"PORT": "abc"}, ()),
+    ({}, ("--threads", "0")),
+    ({"LOG_FORMAT": "xml"}, ()),
+    ({"LOG_LEVEL": "loud"}, ()),
+    ({"HOST": "not-an-ip"}, ()),
+    ({"SHUTDOWN_GRACE_SECONDS": "-1"}, ()),
+    ({}, ("--no-such-flag",)),
+])
+def test_bad_setting_is_one_line_and_exit_2(env, args):
+    out = run_binary("serve", *args, env=env)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("orders-service: "), out.stderr
+
+
+def test_flag_overrides_environment(service_factory, tmp_path):
+    port = harness.free_port()
+    svc = service_factory(env={"PORT": "1"}, args=("--port", str(port)), wait_ready=False)
+    svc.port = port
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(svc.url("/health"), timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.05)
+    else:
+        pytest.fail("not listening on the --port given")
+
+
+def test_version():
+    out = run_binary("version")
+    assert out.returncode == 0 and re.match(r"^orders-service \d+\.\d+\.\d+\n$", out.stdout)
+
+
+def test_healthcheck_subcommand(service):
+    ok = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(service.port)})
+    assert ok.returncode == 0, ok.stderr
+    started = time.monotonic()
+    down = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(harness.free_port())})
+    assert down.returncode == 1
+    assert time.monotonic() - started < 5
+
+
+def test_healthcheck_gives_up_after_2_seconds_on_a_silent_server():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts at kernel level, never answers
+        started = time.monotonic()
+        out = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(listener.getsockname()[1])})
+        elapsed = time.monotonic() - started
+    assert out.returncode == 1
+    assert 1.5 < elapsed < 4.0
