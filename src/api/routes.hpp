@@ -14,4 +14,8 @@ namespace svc::api {
 // call it from any event loop (it is stateless and thread-safe).
 std::vector<http::route> routes(orders::service& service);
 
+// The same table with empty handlers, for documentation only (`orders-service openapi`
+// prints the OpenAPI document without opening a database). Never serve it.
+std::vector<http::route> routes_for_documentation();
+
 }  // namespace svc::api
