@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "db/error.hpp"
 #include "db/migrations.hpp"
 
@@ -76,6 +78,7 @@ asio::awaitable<readiness> database::check_ready() {
         }
         r.reachable = true;
     } catch (const db::error& e) {
+        spdlog::debug("readiness check: {}", e.what());
         if (e.code() == errc::other) {
             r.reachable = true;  // it answered: schema_migrations is missing
         } else {

@@ -1,5 +1,6 @@
 #include "db/database_url.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -70,7 +71,26 @@ database_url parse_postgres(std::string_view url) {
         // libpq's message quotes no password, but may quote the offending fragment: redact it.
         throw url_error("DATABASE_URL " + parsed.redacted + " is malformed: " + redact_url(reason));
     }
+    // libpq only checks the port when connecting; a typo there should stop the start-up.
+    std::string bad_port;
+    for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+        if (std::string_view(o->keyword) != "port" || o->val == nullptr) continue;
+        const std::string_view ports = o->val;  // "5432" or "5432,5433" for several hosts
+        for (std::size_t start = 0; start <= ports.size();) {
+            const std::size_t end = std::min(ports.find(',', start), ports.size());
+            const std::string_view port = ports.substr(start, end - start);
+            const bool digits = !port.empty() && port.size() <= 5 &&
+                                port.find_first_not_of("0123456789") == std::string_view::npos;
+            if (!port.empty() && (!digits || std::stoi(std::string(port)) > 65535)) bad_port = port;
+            start = end + 1;
+        }
+    }
     PQconninfoFree(options);
+    if (!bad_port.empty()) {
+        throw url_error(
+            "DATABASE_URL " + parsed.redacted + " is malformed: invalid port \"" + bad_port + "\""
+        );
+    }
     return parsed;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -321,7 +322,7 @@ ORDER BY i.product_id COLLATE "C")sql";
 constexpr std::string_view k_purge_idempotency_keys = R"sql(
 DELETE FROM idempotency_keys
 WHERE (user_id, key) IN (
-    SELECT user_id, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2
+    SELECT user_id, key FROM idempotency_keys WHERE expires_at < $1 LIMIT $2
 ))sql";
 constexpr std::int64_t k_purge_batch = 1000;
 constexpr int k_purge_max_batches = 10;
@@ -415,7 +416,7 @@ std::vector<o::order> orders_from(const pg::result& rows) {
     std::vector<o::order> orders;
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
-        if (orders.empty() || orders.back().id != r.text_view(0)) orders.push_back(order_header_from(r, 0));
+        if (orders.empty() || orders.back().id != r.text(0)) orders.push_back(order_header_from(r, 0));
         append_item(orders.back(), r, 8);
     }
     return orders;
@@ -453,7 +454,7 @@ std::optional<o::stock_refusal> first_refusal(
 
 awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view sql, pg::params args) {
     statements_sent_.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await lease.execute(sql, std::move(args));
+    co_return co_await lease.execute_params(sql, std::move(args));
 }
 
 awaitable<std::vector<pg::result>> pg_order_store::pipeline(
@@ -573,9 +574,29 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new
 awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
     pg::lease& lease, const o::new_order& order
 ) {
+    std::exception_ptr failure;
+    try {
+        co_return co_await claim_and_create(lease, order);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    // Still inside BEGIN (e.g. a render callback threw): end the transaction now, so that its
+    // product locks, advisory lock and claim go at once rather than when the pool next
+    // reuses the connection. When the connection itself broke, the server has rolled back.
+    try {
+        co_await execute(lease, k_rollback, pg::params{});
+    } catch (const db::error&) {
+        // Nothing more to undo on a broken connection; the original failure matters.
+    }
+    std::rethrow_exception(failure);
+}
+
+awaitable<o::create_order_result> pg_order_store::claim_and_create(
+    pg::lease& lease, const o::new_order& order
+) {
     const auto& claim = *order.idempotency;
     auto arrays = to_arrays(order.items);
-    std::vector<pg::query> claim_and_create{
+    std::vector<pg::query> begin_and_claim{
         {k_begin, {}},
         {k_create_order_idempotent,
          {order.id,
@@ -589,7 +610,7 @@ awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
           claim.fingerprint,
           to_pg(expiry_for(order.now))}},
     };
-    auto results = co_await pipeline(lease, std::move(claim_and_create));
+    auto results = co_await pipeline(lease, std::move(begin_and_claim));
     const auto& rows = results.at(1);
     if (rows.empty()) throw std::logic_error("create_order returned no row");
     const auto head = rows[0];

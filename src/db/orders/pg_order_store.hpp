@@ -65,7 +65,12 @@ private:
         pg::lease& lease, std::vector<pg::query> queries
     );
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
+    // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
+    // failure before the commit.
     boost::asio::awaitable<orders::create_order_result> create_order_idempotent(
+        pg::lease& lease, const orders::new_order& o
+    );
+    boost::asio::awaitable<orders::create_order_result> claim_and_create(
         pg::lease& lease, const orders::new_order& o
     );
 

@@ -120,7 +120,7 @@ constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 
 constexpr std::string_view k_purge_idempotency_keys = R"sql(
 DELETE FROM idempotency_keys
-WHERE (user_id, key) IN (SELECT user_id, key FROM idempotency_keys WHERE expires_at <= ?1 LIMIT ?2))sql";
+WHERE (user_id, key) IN (SELECT user_id, key FROM idempotency_keys WHERE expires_at < ?1 LIMIT ?2))sql";
 constexpr std::int64_t k_purge_batch = 1000;
 constexpr int k_purge_max_batches = 10;
 

@@ -109,7 +109,8 @@ void connection::begin_io() {
     deadline_ = clock::now() + timeout;
     io_active_ = true;
     timed_out_ = false;
-    if (!watchdog_armed_) arm_watchdog();
+    // The watchdog may still be set for a later deadline (the connect timeout): pull it in.
+    if (!watchdog_armed_ || watchdog_.expiry() > deadline_) arm_watchdog();
 }
 
 void connection::arm_watchdog() {

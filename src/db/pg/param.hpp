@@ -66,4 +66,13 @@ struct query {
     pg::params params;
 };
 
+// A query from its SQL and arguments: pg::stmt(k_insert_item, order_id, product_id, qty).
+template <typename... Args>
+requires(std::constructible_from<param, Args&&>&&...) query stmt(std::string_view sql, Args&&... args) {
+    query q{sql, {}};
+    q.params.reserve(sizeof...(Args));
+    (q.params.emplace_back(std::forward<Args>(args)), ...);
+    return q;
+}
+
 }  // namespace svc::db::pg

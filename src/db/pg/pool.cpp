@@ -265,7 +265,7 @@ void lease::release() noexcept {
     owner_ = nullptr;
 }
 
-asio::awaitable<result> lease::execute(std::string_view sql, params args) {
+asio::awaitable<result> lease::execute_params(std::string_view sql, params args) {
     if (!connection_) throw std::logic_error("pg::lease: used after move");
     const query q{sql, std::move(args)};
     auto results = co_await connection_->run(std::span(&q, 1));

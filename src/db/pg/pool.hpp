@@ -9,20 +9,23 @@
 //
 // Usage (on an event loop thread, from a coroutine):
 //     auto lease = co_await pool.acquire();   // throws db::error{pool_timeout | connection_lost}
-//     pg::result r = co_await lease.execute(k_select_product, {product_id});
-//     auto results = co_await lease.transaction({{k_decrement_stock, {id, qty}},
-//                                                {k_insert_order, {...}}});   // one round trip
+//     pg::result r = co_await lease.execute(k_select_product, product_id);
+//     auto results = co_await lease.transaction(pg::stmt(k_decrement_stock, id, qty),
+//                                               pg::stmt(k_insert_order, order_id, user_id));
+//     // … one round trip for the whole transaction.
 //
 // Failures throw db::error (see db/error.hpp). A lease whose connection broke is dropped on
 // return and replaced by a fresh connection later; a connection that saw an error, or is
 // returned inside an open transaction, is rolled back and pinged before its next use.
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -71,15 +74,32 @@ public:
     ~lease();
 
     // Runs one statement (prepared once per connection and cached by SQL text, unless
-    // prepared statements are off). `sql` must stay valid until the call completes.
-    boost::asio::awaitable<result> execute(std::string_view sql, params args = {});
+    // prepared statements are off) with `args` as $1, $2, … (anything a pg::param is built
+    // from: integers, bool, text, timestamp, optional, text/int8 vectors, nullptr).
+    // `sql` must stay valid until the call completes (use the store's named constants).
+    //     auto r = co_await lease.execute(k_select_product, product_id);
+    // Arguments are passed as a pack, not a braced list: GCC 12 cannot compile an
+    // initializer_list inside a co_await expression ("array used as initializer").
+    template <typename... Args>
+    requires(std::constructible_from<param, Args&&>&&...
+    ) boost::asio::awaitable<result> execute(std::string_view sql, Args&&... args) {
+        return execute_params(sql, make_params(std::forward<Args>(args)...));
+    }
+    // execute() with a parameter list built beforehand.
+    boost::asio::awaitable<result> execute_params(std::string_view sql, params args);
 
     // Sends every statement, then one sync, in a single round trip, and returns one result
     // per statement, in order. Statements between syncs form one implicit transaction, so
     // the pipeline is atomic even without BEGIN/COMMIT. On the first failing statement the
     // rest are skipped by the server, the work is rolled back (also an explicit BEGIN
     // inside the pipeline) and db::error is thrown with statement_index() set.
+    //     auto rs = co_await lease.pipeline(pg::stmt(k_a, id), pg::stmt(k_b, id, qty));
     boost::asio::awaitable<std::vector<result>> pipeline(std::vector<query> queries);
+    template <typename... Queries>
+    requires(sizeof...(Queries) > 0 && (std::same_as<std::remove_cvref_t<Queries>, query> && ...))
+        boost::asio::awaitable<std::vector<result>> pipeline(Queries&&... queries) {
+        return pipeline(make_queries(std::forward<Queries>(queries)...));
+    }
 
     // pipeline({begin_sql, queries..., "COMMIT"}): an explicit transaction in one round
     // trip. Returns the queries' results only (not BEGIN's or COMMIT's); statement_index()
@@ -88,11 +108,30 @@ public:
     boost::asio::awaitable<std::vector<result>> transaction(
         std::vector<query> queries, std::string_view begin_sql = "BEGIN"
     );
+    template <typename... Queries>
+    requires(sizeof...(Queries) > 0 && (std::same_as<std::remove_cvref_t<Queries>, query> && ...))
+        boost::asio::awaitable<std::vector<result>> transaction(Queries&&... queries) {
+        return transaction(make_queries(std::forward<Queries>(queries)...), "BEGIN");
+    }
 
 private:
     friend class slice;
     lease(slice* owner, std::unique_ptr<connection> conn);
     void release() noexcept;
+    template <typename... Args>
+    static params make_params(Args&&... args) {
+        params out;
+        out.reserve(sizeof...(Args));
+        (out.emplace_back(std::forward<Args>(args)), ...);
+        return out;
+    }
+    template <typename... Queries>
+    static std::vector<query> make_queries(Queries&&... queries) {
+        std::vector<query> out;
+        out.reserve(sizeof...(Queries));
+        (out.push_back(std::forward<Queries>(queries)), ...);
+        return out;
+    }
 
     slice* owner_ = nullptr;
     std::unique_ptr<connection> connection_;

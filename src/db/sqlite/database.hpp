@@ -207,10 +207,16 @@ auto database::run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_
                 }
                 give_back(reader, conn);
                 auto executor = guard.get_executor();
+                // The guard travels with the completion, so the loop's work count drops on the
+                // loop thread itself, never from this worker after the loop moved on.
                 boost::asio::post(
                     executor,
-                    [handler = std::move(handler), failure, value = std::move(value)]() mutable {
+                    [handler = std::move(handler),
+                     failure,
+                     value = std::move(value),
+                     guard = std::move(guard)]() mutable {
                         std::move(handler)(failure, std::move(value));
+                        guard.reset();
                     }
                 );
             }
