@@ -462,6 +462,29 @@ json::object operation_of(const http::route& r, json::object& schemas) {
     return op;
 }
 
+// Every "$ref" string under `node`.
+void collect_refs(const json::value& node, std::set<std::string>& out) {
+    if (const auto* obj = node.if_object()) {
+        if (const auto* target = obj->if_contains("$ref"); target != nullptr && target->is_string())
+            out.emplace(target->get_string());
+        for (const auto& [key, child] : *obj) collect_refs(child, out);
+    } else if (const auto* arr = node.if_array()) {
+        for (const auto& child : *arr) collect_refs(child, out);
+    }
+}
+
+// The shared response headers the document refers to, and only those (a component nothing
+// uses would document a header no route sends).
+json::object used_headers(const json::object& paths, const json::object& responses) {
+    std::set<std::string> refs;
+    collect_refs(paths, refs);
+    collect_refs(responses, refs);
+    json::object out;
+    for (auto& [name, header] : component_headers())
+        if (refs.contains("#/components/headers/" + std::string(name))) out[name] = header;
+    return out;
+}
+
 }  // namespace
 
 json::object build_document(std::span<const http::route> routes, const document_info& info) {
@@ -494,6 +517,8 @@ json::object build_document(std::span<const http::route> routes, const document_
         if (std::ranges::find(info.tags, name, &tag_info::name) == info.tags.end())
             tags.push_back(json::object{{"name", name}});
 
+    json::object responses = component_responses();
+    json::object headers = used_headers(paths, responses);
     json::object info_object{{"title", info.title}, {"version", info.version}};
     if (!info.description.empty()) info_object["description"] = info.description;
     info_object["license"] = json::object{{"name", "Proprietary"}, {"identifier", "LicenseRef-Proprietary"}};
@@ -510,8 +535,8 @@ json::object build_document(std::span<const http::route> routes, const document_
         {"components",
          json::object{
              {"schemas", std::move(schemas)},
-             {"responses", component_responses()},
-             {"headers", component_headers()},
+             {"responses", std::move(responses)},
+             {"headers", std::move(headers)},
              {"securitySchemes",
               json::object{
                   {k_bearer_scheme,
