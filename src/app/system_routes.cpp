@@ -1,5 +1,9 @@
 #include "app/system_routes.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
 #include "http/problem.hpp"
 #include "observability/metrics.hpp"
 
@@ -38,6 +42,21 @@ awaitable<http::response> metrics(http::route_context& /*context*/) {
     co_return res;
 }
 
+// OpenAPI schemas of the bodies above (written here because they are literals here).
+boost::json::value status_schema(std::string_view value) {
+    return boost::json::object{
+        {"type", "object"},
+        {"required", boost::json::array{"status"}},
+        {"properties", boost::json::object{{"status", boost::json::object{{"const", value}}}}},
+    };
+}
+boost::json::value health_schema(boost::json::object& /*components*/) {
+    return status_schema("ok");
+}
+boost::json::value ready_schema(boost::json::object& /*components*/) {
+    return status_schema("ready");
+}
+
 }  // namespace
 
 std::vector<http::route> system_routes(const service_state& state) {
@@ -47,7 +66,12 @@ std::vector<http::route> system_routes(const service_state& state) {
         .path_template = "/health",
         .access = http::access::public_,
         .handler = health,
-        .doc = {.summary = "Liveness: the process is up", .operation_id = "health", .tag = "system"},
+        .doc =
+            {.summary = "Liveness: the process is up",
+             .operation_id = "health",
+             .tag = "system",
+             .description = "Touches no database.",
+             .responses = {{.status = 200, .description = "Alive", .body = &health_schema}}},
     });
     routes.push_back({
         .method = http::method::get,
@@ -58,7 +82,12 @@ std::vector<http::route> system_routes(const service_state& state) {
         .doc =
             {.summary = "Readiness: database reachable, schema current, not shutting down",
              .operation_id = "ready",
-             .tag = "system"},
+             .tag = "system",
+             .responses =
+                 {{.status = 200, .description = "Ready", .body = &ready_schema},
+                  {.status = 503,
+                   .description = "Not ready: shutting down or database unavailable",
+                   .headers = {"Retry-After"}}}},
     });
     routes.push_back({
         .method = http::method::get,
@@ -66,7 +95,10 @@ std::vector<http::route> system_routes(const service_state& state) {
         .access = http::access::public_,
         .handler = metrics,
         .doc =
-            {.summary = "Prometheus metrics (text format 0.0.4)", .operation_id = "metrics", .tag = "system"},
+            {.summary = "Prometheus metrics (text format 0.0.4)",
+             .operation_id = "metrics",
+             .tag = "system",
+             .responses = {{.status = 200, .description = "The metrics", .content_type = "text/plain"}}},
     });
     return routes;
 }
