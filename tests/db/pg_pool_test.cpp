@@ -271,7 +271,11 @@ TEST_F(PgPool, ObserverSeesCheckoutsAndRoundTrips) {
     auto p = make_pool(loops_, {});
     int waits = 0;
     int queries = 0;
-    p->set_observer({[&](double s) { waits += s >= 0 ? 1 : 0; }, [&](double s) { queries += s > 0 ? 1 : 0; }}
+    int changes = 0;
+    p->set_observer(
+        {[&](double s) { waits += s >= 0 ? 1 : 0; },
+         [&](double s) { queries += s > 0 ? 1 : 0; },
+         [&] { ++changes; }}
     );
     run_on(loops_, [&]() -> asio::awaitable<void> {
         auto l = co_await p->acquire();
@@ -280,6 +284,7 @@ TEST_F(PgPool, ObserverSeesCheckoutsAndRoundTrips) {
     });
     EXPECT_EQ(waits, 1);
     EXPECT_EQ(queries, 2);
+    EXPECT_GE(changes, 2);  // connecting, then returned idle
 }
 
 }  // namespace

@@ -65,6 +65,9 @@ private:
     void publish_counts() {
         idle_count.store(idle_.size(), std::memory_order_relaxed);
         busy_count.store(total_ - idle_.size(), std::memory_order_relaxed);
+        if (settings_->observer && settings_->observer->connections_changed) {
+            settings_->observer->connections_changed();
+        }
     }
     void drop(std::unique_ptr<connection> conn) noexcept;
     bool expired(const connection& conn) const {

@@ -56,6 +56,8 @@ struct pool_options {
 struct pool_observer {
     std::function<void(double seconds)> checkout_wait;  // db_pool_wait_seconds
     std::function<void(double seconds)> query;          // db_query_duration_seconds (per round trip)
+    // The idle/busy counts changed (read them with idle_connections()/busy_connections()).
+    std::function<void()> connections_changed;  // db_pool_connections{state}
 };
 
 class connection;

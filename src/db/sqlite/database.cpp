@@ -230,6 +230,8 @@ boost::asio::thread_pool& database::workers_for(bool reader) {
 }
 
 connection& database::checkout(bool reader) {
+    busy_.fetch_add(1, std::memory_order_relaxed);
+    if (observer_.connections_changed) observer_.connections_changed();
     if (!reader || readers_.empty()) return *writer_;
     const std::lock_guard lock(readers_mutex_);
     connection* conn = free_readers_.back();
@@ -238,9 +240,12 @@ connection& database::checkout(bool reader) {
 }
 
 void database::give_back(bool reader, connection& conn) {
-    if (!reader || readers_.empty()) return;
-    const std::lock_guard lock(readers_mutex_);
-    free_readers_.push_back(&conn);
+    if (reader && !readers_.empty()) {
+        const std::lock_guard lock(readers_mutex_);
+        free_readers_.push_back(&conn);
+    }
+    busy_.fetch_sub(1, std::memory_order_relaxed);
+    if (observer_.connections_changed) observer_.connections_changed();
 }
 
 }  // namespace svc::db::sqlite

@@ -22,11 +22,13 @@
 // `fn` is moved to the worker and runs there: capture by value. Exceptions thrown by `fn`
 // (db::error, or anything else) are rethrown in the awaiting coroutine.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -128,6 +130,13 @@ private:
     bool open_ = true;
 };
 
+// Hooks for metrics, called on worker threads (must be thread-safe). Unset hooks cost nothing.
+struct database_observer {
+    std::function<void(double seconds)> queue_wait;  // submitted → started on a worker
+    std::function<void(double seconds)> query;       // fn's run time on the worker
+    std::function<void()> connections_changed;       // read busy_connections()/idle_connections()
+};
+
 struct database_options {
     std::string path;  // file path, or ":memory:" (then readers see the writer's data only
                        // through the writer: read() also runs on the writer)
@@ -159,6 +168,13 @@ public:
 
     const database_options& options() const { return options_; }
 
+    // Connections running a job now / waiting for one (writer + readers). Thread-safe.
+    std::size_t busy_connections() const { return busy_.load(std::memory_order_relaxed); }
+    std::size_t idle_connections() const { return 1 + readers_.size() - busy_connections(); }
+
+    // Set before the first read()/write().
+    void set_observer(database_observer observer) { observer_ = std::move(observer); }
+
 private:
     // The thread pool that runs reads (the writer's when there are no reader connections).
     boost::asio::thread_pool& workers_for(bool reader);
@@ -175,6 +191,8 @@ private:
     std::vector<std::unique_ptr<connection>> readers_;
     std::mutex readers_mutex_;
     std::vector<connection*> free_readers_;  // guarded by readers_mutex_
+    std::atomic<std::size_t> busy_{0};
+    database_observer observer_;
     boost::asio::thread_pool writer_pool_{1};
     boost::asio::thread_pool readers_pool_;
 };
@@ -188,12 +206,21 @@ auto database::run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_
     auto initiate = [this, reader](auto handler, Fn work) {
         // Keeps the caller's loop alive until the completion is posted back to it.
         auto guard = boost::asio::make_work_guard(handler);
+        const auto submitted = std::chrono::steady_clock::now();
         boost::asio::post(
             workers_for(reader),
-            [this, reader, work = std::move(work), handler = std::move(handler), guard = std::move(guard)](
-            ) mutable {
+            [this,
+             reader,
+             submitted,
+             work = std::move(work),
+             handler = std::move(handler),
+             guard = std::move(guard)]() mutable {
                 std::exception_ptr failure;
                 std::optional<value_type> value;
+                const auto started = std::chrono::steady_clock::now();
+                if (observer_.queue_wait) {
+                    observer_.queue_wait(std::chrono::duration<double>(started - submitted).count());
+                }
                 connection& conn = checkout(reader);
                 try {
                     if constexpr (std::is_void_v<result_type>) {
@@ -206,6 +233,11 @@ auto database::run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_
                     failure = std::current_exception();
                 }
                 give_back(reader, conn);
+                if (observer_.query) {
+                    observer_.query(
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+                    );
+                }
                 auto executor = guard.get_executor();
                 // The guard travels with the completion, so the loop's work count drops on the
                 // loop thread itself, never from this worker after the loop moved on.

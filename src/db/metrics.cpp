@@ -1,0 +1,46 @@
+#include "db/metrics.hpp"
+
+namespace svc::db {
+
+void register_metrics(obs::registry& registry, database& db) {
+    auto& connections =
+        registry.add_gauge("db_pool_connections", "Database connections by state (idle or busy).", {"state"});
+    auto& wait = registry.add_histogram(
+        "db_pool_wait_seconds",
+        "Time to obtain a database connection (SQLite: queue wait for a worker).",
+        {},
+        obs::latency_buckets()
+    );
+    auto& query = registry.add_histogram(
+        "db_query_duration_seconds",
+        "Database round trip time (one statement or pipeline; SQLite: one job).",
+        {},
+        obs::latency_buckets()
+    );
+    obs::gauge& idle = connections.with({"idle"});
+    obs::gauge& busy = connections.with({"busy"});
+    obs::histogram& wait_series = wait.get();
+    obs::histogram& query_series = query.get();
+    const auto observe_wait = [&wait_series](double seconds) { wait_series.observe(seconds); };
+    const auto observe_query = [&query_series](double seconds) { query_series.observe(seconds); };
+
+    if (db.backend() == backend::postgresql) {
+        pg::pool& pool = db.postgres();
+        const auto publish = [&pool, &idle, &busy] {
+            idle.set(static_cast<double>(pool.idle_connections()));
+            busy.set(static_cast<double>(pool.busy_connections()));
+        };
+        publish();
+        pool.set_observer({observe_wait, observe_query, publish});
+    } else {
+        sqlite::database& lite = db.sqlite();
+        const auto publish = [&lite, &idle, &busy] {
+            idle.set(static_cast<double>(lite.idle_connections()));
+            busy.set(static_cast<double>(lite.busy_connections()));
+        };
+        publish();
+        lite.set_observer({observe_wait, observe_query, publish});
+    }
+}
+
+}  // namespace svc::db
