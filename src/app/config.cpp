@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include "db/options.hpp"
+
 namespace svc::app {
 
 namespace {
@@ -127,7 +129,58 @@ void add_logging_options(CLI::App& cli, obs::logging_options& logging, std::stri
     );
 }
 
+// JWT_* settings (docs/AUTH.md). The allow-list and leeway go through plain values that are
+// converted after parsing; a bad allow-list is refused by CLI11 like any other bad value.
+void add_auth_options(CLI::App& cli, auth_settings& auth, std::string& algorithms, std::int64_t& leeway) {
+    add_setting(
+        cli, "--jwt-secret", "JWT_SECRET", auth.jwt.secret, "HS256 signing secret (32+ random bytes)"
+    );
+    add_setting(
+        cli,
+        "--jwt-public-key-file",
+        "JWT_PUBLIC_KEY_FILE",
+        auth.public_key_file,
+        "PEM public key or certificate for RS256 (RSA >= 2048) or ES256 (P-256)"
+    );
+    add_setting(
+        cli, "--jwt-algorithms", "JWT_ALGORITHMS", algorithms, "Allowed algorithms: HS256,RS256,ES256"
+    )
+        ->check([](const std::string& value) -> std::string {
+            try {
+                auth::parse_algorithm_list(value);
+                return {};
+            } catch (const auth::configuration_error& e) {
+                return e.what();
+            }
+        });
+    add_setting(
+        cli, "--jwt-require-exp", "JWT_REQUIRE_EXP", auth.jwt.require_exp, "Refuse tokens without exp"
+    );
+    add_setting(
+        cli, "--jwt-leeway-seconds", "JWT_LEEWAY_SECONDS", leeway, "Clock skew allowed for exp/nbf/iat"
+    )
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{3600}));
+    add_setting(
+        cli, "--jwt-issuer", "JWT_ISSUER", auth.jwt.issuer, "Required iss claim (empty: not checked)"
+    );
+    add_setting(
+        cli, "--jwt-audience", "JWT_AUDIENCE", auth.jwt.audience, "Required aud claim (empty: not checked)"
+    );
+    add_setting(
+        cli,
+        "--jwt-cache-entries",
+        "JWT_CACHE_ENTRIES",
+        auth.jwt.cache_entries,
+        "Verified tokens remembered per event loop (0: off)"
+    )
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
+}
+
 }  // namespace
+
+std::string database_url(const config& /*cfg*/) {
+    return db::options{}.url;
+}
 
 std::size_t default_thread_count() {
     return std::max<std::size_t>(1, std::thread::hardware_concurrency());
@@ -147,7 +200,15 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     auto* healthcheck = cli.add_subcommand(
         "healthcheck", "Exit 0 iff GET /health on HOST:PORT answers 200 within 2 s (for Docker HEALTHCHECK)"
     );
-    for (auto* sub : {serve, version, healthcheck}) sub->fallthrough();
+    auto* token = cli.add_subcommand(
+        "token", "Print a dev token signed with JWT_SECRET or the embedded default's dev secret"
+    );
+    token->add_option("--sub", result.token.subject, "The token's subject (user id)")->required();
+    token->add_option("--role", result.token.roles, "A role to grant, e.g. admin (repeatable)");
+    token->add_option("--ttl", result.token.ttl_seconds, "Lifetime in seconds")
+        ->capture_default_str()
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{366} * 24 * 3600));
+    for (auto* sub : {serve, version, healthcheck, token}) sub->fallthrough();
 
     std::deque<seconds_setting> durations;
     std::string log_format = cfg.logging.format == obs::log_format::json ? "json" : "text";
@@ -156,6 +217,9 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
         ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
     add_setting(cli, "--data-dir", "DATA_DIR", cfg.data_dir, "Directory of the embedded SQLite database");
     add_logging_options(cli, cfg.logging, log_format);
+    std::string jwt_algorithms = "HS256";
+    std::int64_t jwt_leeway = cfg.auth.jwt.leeway.count();
+    add_auth_options(cli, cfg.auth, jwt_algorithms, jwt_leeway);
     // Other modules: add_<module>_options(cli, cfg.<module>) here.
 
     try {
@@ -173,8 +237,11 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
         *d.target = std::chrono::milliseconds(std::llround(d.seconds * 1000.0));
     }
     cfg.logging.format = obs::parse_log_format(log_format);
+    cfg.auth.jwt.algorithms = auth::parse_algorithm_list(jwt_algorithms);
+    cfg.auth.jwt.leeway = std::chrono::seconds(jwt_leeway);
     if (*version) result.command = command::version;
     if (*healthcheck) result.command = command::healthcheck;
+    if (*token) result.command = command::token;
     return {std::move(result), 0};
 }
 

@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 
+#include "app/auth_setup.hpp"
 #include "http/server.hpp"
 #include "observability/logging.hpp"
 
@@ -19,14 +20,16 @@ struct config {
     obs::logging_options logging;  // LOG_LEVEL, LOG_FORMAT, ACCESS_LOG
     std::string data_dir = ".";    // DATA_DIR: where the embedded SQLite database lives
     std::size_t threads = 0;       // THREADS: event loops; 0 is replaced by the number of cores
+    app::auth_settings auth;       // JWT_* (docs/AUTH.md)
     // Other modules add their options struct here (db, auth), wired in config.cpp.
 };
 
-enum class command { serve, version, healthcheck };
+enum class command { serve, version, healthcheck, token };
 
 struct invocation {
     app::command command = command::serve;
     app::config config;
+    app::token_request token;  // for command::token
 };
 
 // What parse_command_line decided: run `invocation`, or exit at once with `exit_code`
@@ -42,5 +45,9 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
 
 // The number of event loops to run by default: the number of cores (at least 1).
 std::size_t default_thread_count();
+
+// The DATABASE_URL in effect. Until the db module's settings are wired into `config`, the
+// db module's default (the embedded SQLite database); then `cfg.db.url`.
+std::string database_url(const config& cfg);
 
 }  // namespace svc::app

@@ -2,6 +2,7 @@
 #include <exception>
 #include <iostream>
 
+#include "app/auth_setup.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
 
@@ -18,6 +19,15 @@ int main(int argc, char** argv) {
                 return svc::app::healthcheck(run.config);
             case command::serve:
                 return svc::app::serve(run.config);
+            case command::token:
+                return svc::app::mint_token(
+                    run.config.auth,
+                    svc::app::database_url(run.config),
+                    run.config.data_dir,
+                    run.token,
+                    std::cout,
+                    std::cerr
+                );
         }
     } catch (const std::exception& e) {
         std::cerr << "orders-service: " << e.what() << '\n';

@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "app/auth_setup.hpp"
 #include "app/system_routes.hpp"
 #include "http/probe.hpp"
 #include "http/router.hpp"
@@ -29,13 +30,6 @@ void raise_open_file_limit() {
     }
 }
 
-// Until the auth module provides the real verifier, every protected route answers 401.
-http::authenticator placeholder_authenticator() {
-    return [](std::optional<std::string_view> header) -> auth::result {
-        return auth::failure{"Authentication is not configured", header.has_value()};
-    };
-}
-
 }  // namespace
 
 int serve(const config& cfg) {
@@ -49,8 +43,17 @@ int serve(const config& cfg) {
     // 1. Database: open the pool and apply migrations here (db module); on failure log the
     //    reason and return 1. Set state.readiness_check to the database probe.
 
-    // 2. Authentication (auth module): replace the placeholder with the JWT verifier.
-    http::authenticator authenticate = placeholder_authenticator();
+    // 2. Authentication: the JWT verifier (docs/AUTH.md); a bad key setting exits 2.
+    http::authenticator authenticate;
+    try {
+        const authentication authn = start_authentication(cfg.auth, database_url(cfg), cfg.data_dir);
+        log_authentication(authn);
+        authenticate = make_authenticator(authn.verifier);
+    } catch (const auth::configuration_error& e) {
+        spdlog::critical("{}", e.what());
+        obs::flush_logs();
+        return 2;
+    }
 
     // 3. The route table: system routes, then the API routes (api module).
     std::vector<http::route> routes = system_routes(state);

@@ -146,7 +146,8 @@ bool publish_new_secret(const std::filesystem::path& path, const std::string& se
 
 }  // namespace
 
-std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
+std::string load_or_create_dev_secret(const std::filesystem::path& data_dir, bool* created) {
+    if (created != nullptr) *created = false;
     std::error_code ec;
     std::filesystem::create_directories(data_dir, ec);
     if (ec) fail("cannot create the data directory", data_dir, ec.value());
@@ -154,7 +155,10 @@ std::string load_or_create_dev_secret(const std::filesystem::path& data_dir) {
 
     if (auto existing = read_secret(path)) return *existing;
     std::string secret = random_hex_secret();
-    if (publish_new_secret(path, secret)) return secret;
+    if (publish_new_secret(path, secret)) {
+        if (created != nullptr) *created = true;
+        return secret;
+    }
     if (auto winner = read_secret(path)) return *winner;
     throw std::runtime_error("the JWT dev secret " + path.string() + " vanished while it was being created");
 }

@@ -19,6 +19,8 @@ inline constexpr const char* k_dev_secret_file_name = "jwt-secret";
 // one generated secret wins.
 // Throws std::runtime_error with a sentence naming the path when the file cannot be
 // created or read, holds anything but a secret, or is readable by group or others.
-std::string load_or_create_dev_secret(const std::filesystem::path& data_dir);
+// When `created` is given it is set to whether this call generated the secret (for the
+// start-up message).
+std::string load_or_create_dev_secret(const std::filesystem::path& data_dir, bool* created = nullptr);
 
 }  // namespace svc::auth

@@ -46,8 +46,11 @@ TEST(dev_secret, creates_a_random_256_bit_secret_with_mode_0600) {
 
 TEST(dev_secret, is_read_back_on_later_starts_and_differs_between_data_dirs) {
     const testing::temp_dir dir;
-    const std::string first = load_or_create_dev_secret(dir.path() / "a");
-    EXPECT_EQ(load_or_create_dev_secret(dir.path() / "a"), first);
+    bool created = false;
+    const std::string first = load_or_create_dev_secret(dir.path() / "a", &created);
+    EXPECT_TRUE(created);
+    EXPECT_EQ(load_or_create_dev_secret(dir.path() / "a", &created), first);
+    EXPECT_FALSE(created);
     EXPECT_NE(load_or_create_dev_secret(dir.path() / "b"), first);
 }
 
