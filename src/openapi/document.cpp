@@ -59,8 +59,8 @@ constexpr std::array k_response_headers{
         "Location", "The URL of the created resource.", R"({"type": "string", "format": "uri-reference"})"},
     header_info{
         "ETag",
-        "The order's version as a strong entity tag, e.g. `\"3\"`; send it back in `If-Match`.",
-        R"({"type": "string", "pattern": "^\"[0-9]+\"$"})"},
+        "A strong entity tag. For an order: its version, e.g. `\"3\"`; send it back in `If-Match`.",
+        R"({"type": "string", "pattern": "^\"[!#-~]*\"$"})"},
     header_info{
         "Idempotent-Replayed",
         "`true` when this is the stored response of an earlier request with the same "

@@ -13,20 +13,24 @@ For a response to METHOD PATH the check finds the operation whose path template 
 A request to a path no operation has must get 404, and a known path with another method
 must get 405 with `Allow`, both with the error body.
 
-Use (tests/functional/conftest.py):
+Use:
 
     import openapi_check
-    checker = openapi_check.Checker.from_server(base_url)   # GET /openapi.json once
-    checker.install(session)                               # a requests.Session
+    checker = openapi_check.Checker.from_binary(path)       # `orders-service openapi`
+    checker = openapi_check.Checker.from_server(base_url)   # or GET /openapi.json
+    checker.install(session)          # every response of this requests.Session
+    undo = checker.install_everywhere()   # every requests.Session, requests.get() included
 
-after which every response of `session` is checked as it arrives; a violation raises
+after which each response is checked as it arrives; a violation raises
 openapi_check.Violation (an AssertionError) from the request call inside the test.
+tests/functional/conftest.py installs it everywhere for the whole run.
 """
 
 import json
 import re
+import subprocess
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import requests
@@ -74,8 +78,18 @@ class Checker:
         response.raise_for_status()
         return cls(response.json())
 
+    @classmethod
+    def from_binary(cls, binary, timeout=30):
+        """The document `orders-service openapi` prints: the one every server of it serves."""
+        result = subprocess.run([str(binary), "openapi"], capture_output=True, timeout=timeout, check=True)
+        return cls(json.loads(result.stdout))
+
     def install(self, session):
-        """Checks every response of the requests.Session `session` as it arrives."""
+        """Checks every response of the requests.Session `session` as it arrives (once per
+        session, however often it is installed)."""
+        if getattr(session, "_openapi_checker", None) is not None:
+            return
+        session._openapi_checker = self
 
         def hook(response, *args, **kwargs):
             self.check_response(response)
@@ -83,13 +97,30 @@ class Checker:
 
         session.hooks.setdefault("response", []).append(hook)
 
+    def install_everywhere(self):
+        """Checks the responses of every requests.Session created from now on, including the
+        one inside requests.get() and friends. Returns a function that undoes it."""
+        original_init = requests.Session.__init__
+        checker = self
+
+        def checked_init(session, *args, **kwargs):
+            original_init(session, *args, **kwargs)
+            checker.install(session)
+
+        requests.Session.__init__ = checked_init
+
+        def undo():
+            requests.Session.__init__ = original_init
+
+        return undo
+
     # ------------------------------------------------------------------ checking
 
     def check_response(self, response):
         request = response.request
         self.check(
             request.method,
-            urlsplit(request.url).path,
+            unquote(urlsplit(request.url).path),  # the server matches the decoded path
             response.status_code,
             response.headers,
             response.content,
