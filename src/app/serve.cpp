@@ -40,10 +40,8 @@ int serve(const config& cfg) {
     runtime::event_loops loops(cfg.threads);
     service_state state;
 
-    // 1. Database: open the pool and apply migrations here (db module); on failure log the
-    //    reason and return 1. Set state.readiness_check to the database probe.
-
-    // 2. Authentication: the JWT verifier (docs/AUTH.md); a bad key setting exits 2.
+    // 1. Authentication: the JWT verifier (docs/AUTH.md). It is configuration, so it is checked
+    //    before the database is touched: a bad key setting exits 2.
     http::authenticator authenticate;
     try {
         const authentication authn = start_authentication(cfg.auth, database_url(cfg), cfg.data_dir);
@@ -54,6 +52,9 @@ int serve(const config& cfg) {
         obs::flush_logs();
         return 2;
     }
+
+    // 2. Database: open the pool and apply migrations here (db module); on failure log the
+    //    reason and return 1. Set state.readiness_check to the database probe.
 
     // 3. The route table: system routes, then the API routes (api module).
     std::vector<http::route> routes = system_routes(state);
