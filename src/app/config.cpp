@@ -208,7 +208,9 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     token->add_option("--ttl", result.token.ttl_seconds, "Lifetime in seconds")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{366} * 24 * 3600));
-    for (auto* sub : {serve, version, healthcheck, token}) sub->fallthrough();
+    auto* openapi =
+        cli.add_subcommand("openapi", "Print the OpenAPI 3.1 document (JSON) and exit; starts no server");
+    for (auto* sub : {serve, version, healthcheck, token, openapi}) sub->fallthrough();
 
     std::deque<seconds_setting> durations;
     std::string log_format = cfg.logging.format == obs::log_format::json ? "json" : "text";
@@ -242,6 +244,7 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     if (*version) result.command = command::version;
     if (*healthcheck) result.command = command::healthcheck;
     if (*token) result.command = command::token;
+    if (*openapi) result.command = command::openapi;
     return {std::move(result), 0};
 }
 

@@ -24,7 +24,7 @@ struct config {
     // Other modules add their options struct here (db, auth), wired in config.cpp.
 };
 
-enum class command { serve, version, healthcheck, token };
+enum class command { serve, version, healthcheck, token, openapi };
 
 struct invocation {
     app::command command = command::serve;

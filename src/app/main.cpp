@@ -4,6 +4,7 @@
 
 #include "app/auth_setup.hpp"
 #include "app/config.hpp"
+#include "app/openapi_command.hpp"
 #include "app/serve.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,8 @@ int main(int argc, char** argv) {
                 return svc::app::version();
             case command::healthcheck:
                 return svc::app::healthcheck(run.config);
+            case command::openapi:
+                return svc::app::print_openapi(std::cout);
             case command::serve:
                 return svc::app::serve(run.config);
             case command::token:

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/auth_setup.hpp"
+#include "app/openapi_command.hpp"
 #include "app/system_routes.hpp"
 #include "http/probe.hpp"
 #include "http/router.hpp"
@@ -57,8 +58,9 @@ int serve(const config& cfg) {
     //    reason and return 1. Set state.readiness_check to the database probe.
 
     // 3. The route table: system routes, then the API routes (api module).
-    std::vector<http::route> routes = system_routes(state);
-    const http::router router(std::move(routes));
+    //    make_route_table adds /openapi.json and /docs last, documenting the whole table.
+    //    Pass api::routes(service) here once the service is wired.
+    const http::router router(make_route_table(state, {}).routes);
 
     // 4. Listen.
     http::server server(loops, router, std::move(authenticate), cfg.http);
