@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -215,6 +216,9 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
     asio::io_context* loop0 = nullptr;
 
     std::unique_ptr<asio::steady_timer> grace_timer;  // touched only on loop 0
+    // Keep every loop running from start() until the server reports itself stopped: a loop
+    // with no connection left must still run the shutdown steps posted to it later.
+    std::vector<asio::executor_work_guard<executor>> keep_running;  // released on loop 0
 
     // Runs on_stopped on loop 0, once. Callable from any loop.
     void report_stopped() {
@@ -222,6 +226,7 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
         asio::post(*loop0, [self = shared_from_this()] {
             if (self->grace_timer) self->grace_timer->cancel();
             if (self->on_stopped) self->on_stopped();
+            for (auto& guard : self->keep_running) guard.reset();
         });
     }
 };
@@ -405,7 +410,6 @@ asio::awaitable<bool> session::serve_one() {
     const route& matched = *found.found;
     x.route = matched.path_template;
 
-
     route_context context{req, std::move(found.params), std::nullopt, x.request_id};
     if (matched.access != access::public_) {
         auth::result verdict = state_->authenticate(req.header_value("Authorization"));
@@ -586,6 +590,7 @@ server::~server() {
     // destroyed only with their own context, possibly after another loop's context is gone.
     state_->stopped_reported.store(true, std::memory_order_release);  // no more posts to loop 0
     state_->grace_timer.reset();
+    for (auto& guard : state_->keep_running) guard.reset();
     for (auto& loop : state_->loops) loop->acceptor.reset();
 }
 
@@ -620,6 +625,7 @@ void server::start() {
         port = acceptor.local_endpoint().port();
     }
     state_->bound_port = port;
+    for (auto& loop : state_->loops) state_->keep_running.push_back(asio::make_work_guard(loop->context));
     for (auto& loop : state_->loops)
         asio::co_spawn(loop->context, accept_loop(state_, *loop), asio::detached);
 }
