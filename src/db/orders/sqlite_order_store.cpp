@@ -414,16 +414,17 @@ awaitable<std::variant<o::product, o::product_exists>> sqlite_order_store::creat
     o::new_product p, o::timestamp now
 ) {
     try {
-        co_return co_await db_.write(
-            [p = std::move(p), now, counter = &statements_](sqlite::connection& c
-            ) -> std::variant<o::product, o::product_exists> {
-                const session db{c, *counter};
-                auto s = db.prepare(k_insert_product);
-                s.bind(1, p.id).bind(2, p.name).bind(3, p.price_cents).bind(4, p.stock).bind(5, now);
-                if (!s.step()) return o::product_exists{};
-                return product_from(s);
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [p = std::move(p), now, counter = &statements_](sqlite::connection& c
+                    ) -> std::variant<o::product, o::product_exists> {
+            const session db{c, *counter};
+            auto s = db.prepare(k_insert_product);
+            s.bind(1, p.id).bind(2, p.name).bind(3, p.price_cents).bind(4, p.stock).bind(5, now);
+            if (!s.step()) return o::product_exists{};
+            return product_from(s);
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -431,15 +432,17 @@ awaitable<std::variant<o::product, o::product_exists>> sqlite_order_store::creat
 
 awaitable<std::optional<o::product>> sqlite_order_store::get_product(std::string id) {
     try {
-        co_return co_await db_.read(
-            [id = std::move(id), counter = &statements_](sqlite::connection& c) -> std::optional<o::product> {
-                const session db{c, *counter};
-                auto s = db.prepare(k_select_product);
-                s.bind(1, id);
-                if (!s.step()) return std::nullopt;
-                return product_from(s);
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [id = std::move(id),
+                     counter = &statements_](sqlite::connection& c) -> std::optional<o::product> {
+            const session db{c, *counter};
+            auto s = db.prepare(k_select_product);
+            s.bind(1, id);
+            if (!s.step()) return std::nullopt;
+            return product_from(s);
+        };
+        co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -449,20 +452,18 @@ awaitable<std::optional<o::product>> sqlite_order_store::update_product(
     std::string id, o::product_patch patch, o::timestamp now
 ) {
     try {
-        co_return co_await db_.write(
-            [id = std::move(id), patch = std::move(patch), now, counter = &statements_](sqlite::connection& c
-            ) -> std::optional<o::product> {
-                const session db{c, *counter};
-                auto s = db.prepare(k_update_product);
-                s.bind(1, id)
-                    .bind(2, patch.name)
-                    .bind(3, patch.price_cents)
-                    .bind(4, patch.stock)
-                    .bind(5, now);
-                if (!s.step()) return std::nullopt;
-                return product_from(s);
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [id = std::move(id), patch = std::move(patch), now, counter = &statements_](
+                        sqlite::connection& c
+                    ) -> std::optional<o::product> {
+            const session db{c, *counter};
+            auto s = db.prepare(k_update_product);
+            s.bind(1, id).bind(2, patch.name).bind(3, patch.price_cents).bind(4, patch.stock).bind(5, now);
+            if (!s.step()) return std::nullopt;
+            return product_from(s);
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -470,24 +471,26 @@ awaitable<std::optional<o::product>> sqlite_order_store::update_product(
 
 awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_query query) {
     try {
-        co_return co_await db_.read(
-            [query = std::move(query), counter = &statements_](sqlite::connection& c) -> o::page<o::product> {
-                const session db{c, *counter};
-                auto s = db.prepare(k_list_products);
-                // One row more than asked tells whether another page follows.
-                s.bind(1, query.after_id.value_or(std::string()))
-                    .bind(2, static_cast<std::int64_t>(query.limit) + 1);
-                o::page<o::product> page;
-                while (s.step()) {
-                    if (page.data.size() == query.limit) {
-                        page.has_more = true;
-                        break;
-                    }
-                    page.data.push_back(product_from(s));
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [query = std::move(query),
+                     counter = &statements_](sqlite::connection& c) -> o::page<o::product> {
+            const session db{c, *counter};
+            auto s = db.prepare(k_list_products);
+            // One row more than asked tells whether another page follows.
+            s.bind(1, query.after_id.value_or(std::string()))
+                .bind(2, static_cast<std::int64_t>(query.limit) + 1);
+            o::page<o::product> page;
+            while (s.step()) {
+                if (page.data.size() == query.limit) {
+                    page.has_more = true;
+                    break;
                 }
-                return page;
+                page.data.push_back(product_from(s));
             }
-        );
+            return page;
+        };
+        co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -497,15 +500,16 @@ awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_quer
 
 awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order order) {
     try {
-        co_return co_await db_.write(
-            [order = std::move(order),
-             counter = &statements_](sqlite::connection& c) -> o::create_order_result {
-                sqlite::transaction tx(c);  // BEGIN IMMEDIATE
-                auto result = create_order_tx(session{c, *counter}, order);
-                tx.commit();
-                return result;
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [order = std::move(order),
+                     counter = &statements_](sqlite::connection& c) -> o::create_order_result {
+            sqlite::transaction tx(c);  // BEGIN IMMEDIATE
+            auto result = create_order_tx(session{c, *counter}, order);
+            tx.commit();
+            return result;
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -513,11 +517,13 @@ awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order 
 
 awaitable<std::optional<o::order>> sqlite_order_store::get_order(std::string id) {
     try {
-        co_return co_await db_.read(
-            [id = std::move(id), counter = &statements_](sqlite::connection& c) -> std::optional<o::order> {
-                return load_order(session{c, *counter}, id);
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [id = std::move(id),
+                     counter = &statements_](sqlite::connection& c) -> std::optional<o::order> {
+            return load_order(session{c, *counter}, id);
+        };
+        co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -525,27 +531,29 @@ awaitable<std::optional<o::order>> sqlite_order_store::get_order(std::string id)
 
 awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query query) {
     try {
-        co_return co_await db_.read(
-            [query = std::move(query), counter = &statements_](sqlite::connection& c) -> o::page<o::order> {
-                const session db{c, *counter};
-                auto s = db.prepare(query.user_id ? k_list_orders_for_user : k_list_orders);
-                s.bind(1, query.before_id.value_or(std::string(k_no_cursor)))
-                    .bind(3, static_cast<std::int64_t>(query.limit) + 1);
-                if (query.status) {
-                    s.bind(2, o::to_string(*query.status));
-                } else {
-                    s.bind(2, nullptr);
-                }
-                if (query.user_id) s.bind(4, *query.user_id);
-                o::page<o::order> page;
-                page.data = orders_from(s);
-                if (page.data.size() > query.limit) {
-                    page.data.resize(query.limit);
-                    page.has_more = true;
-                }
-                return page;
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [query = std::move(query),
+                     counter = &statements_](sqlite::connection& c) -> o::page<o::order> {
+            const session db{c, *counter};
+            auto s = db.prepare(query.user_id ? k_list_orders_for_user : k_list_orders);
+            s.bind(1, query.before_id.value_or(std::string(k_no_cursor)))
+                .bind(3, static_cast<std::int64_t>(query.limit) + 1);
+            if (query.status) {
+                s.bind(2, o::to_string(*query.status));
+            } else {
+                s.bind(2, nullptr);
             }
-        );
+            if (query.user_id) s.bind(4, *query.user_id);
+            o::page<o::order> page;
+            page.data = orders_from(s);
+            if (page.data.size() > query.limit) {
+                page.data.resize(query.limit);
+                page.has_more = true;
+            }
+            return page;
+        };
+        co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -553,16 +561,17 @@ awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query quer
 
 awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_items_request request) {
     try {
-        co_return co_await db_.write(
-            [request = std::move(request),
-             counter = &statements_](sqlite::connection& c) -> o::replace_items_result {
-                sqlite::transaction tx(c);
-                auto result = replace_items_tx(session{c, *counter}, request);
-                // Refusals wrote nothing; committing an empty transaction is harmless.
-                tx.commit();
-                return result;
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [request = std::move(request),
+                     counter = &statements_](sqlite::connection& c) -> o::replace_items_result {
+            sqlite::transaction tx(c);
+            auto result = replace_items_tx(session{c, *counter}, request);
+            // Refusals wrote nothing; committing an empty transaction is harmless.
+            tx.commit();
+            return result;
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -570,15 +579,16 @@ awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_
 
 awaitable<o::transition_result> sqlite_order_store::transition(o::transition_request request) {
     try {
-        co_return co_await db_.write(
-            [request = std::move(request),
-             counter = &statements_](sqlite::connection& c) -> o::transition_result {
-                sqlite::transaction tx(c);
-                auto result = transition_tx(session{c, *counter}, request);
-                tx.commit();
-                return result;
-            }
-        );
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [request = std::move(request),
+                     counter = &statements_](sqlite::connection& c) -> o::transition_result {
+            sqlite::transaction tx(c);
+            auto result = transition_tx(session{c, *counter}, request);
+            tx.commit();
+            return result;
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -586,7 +596,9 @@ awaitable<o::transition_result> sqlite_order_store::transition(o::transition_req
 
 awaitable<std::size_t> sqlite_order_store::purge_idempotency_keys(o::timestamp created_before) {
     try {
-        co_return co_await db_.write([created_before, counter = &statements_](sqlite::connection& c) {
+        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
+        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
+        auto work = [created_before, counter = &statements_](sqlite::connection& c) {
             const session db{c, *counter};
             // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
             const auto expired_before = expiry_for(created_before);
@@ -599,7 +611,8 @@ awaitable<std::size_t> sqlite_order_store::purge_idempotency_keys(o::timestamp c
                 if (deleted < k_purge_batch) break;
             }
             return purged;
-        });
+        };
+        co_return co_await db_.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
