@@ -65,27 +65,43 @@ constexpr std::string_view k_list_products = R"sql(
 SELECT id, name, price_cents, stock, created_at, updated_at FROM products
 WHERE id > $1 ORDER BY id LIMIT $2)sql";
 
-// create_order, shared tail. Expects CTE `gate(proceed)` before it; parameters:
-// $1 order id, $2 owner, $3 currency, $4 product ids (text[], sorted), $5 quantities (int8[]),
-// $6 now. Products are locked in id order FOR NO KEY UPDATE (what an UPDATE of the stock
-// takes; it does not block the FOR KEY SHARE of foreign-key checks). The verdict is computed
-// from the locked rows — the latest committed versions — and every write is gated on it, so a
-// refusal writes nothing. `taken` deliberately has no `stock >= quantity` condition: such a
-// condition would be evaluated on the statement's (older) snapshot row before PostgreSQL
-// rechecks the latest version, and could silently skip an item; the lock makes the verdict
-// exact and CHECK (stock >= 0) stays the last line of defence.
+// Order-changing work is split in two kinds of statements sent in ONE pipeline (one round
+// trip, one transaction): first the rows are locked — products always in ascending id order
+// (FOR NO KEY UPDATE: what an UPDATE of the stock takes; it does not conflict with the
+// FOR KEY SHARE of foreign-key checks) — then a statement does the work. In READ COMMITTED
+// every statement takes a new snapshot when it starts, so the working statement reads the
+// locked rows as they now are and can decide with plain reads. (Locking and deciding in a
+// single statement is not safe: a FOR UPDATE CTE is evaluated lazily, as far as its readers
+// demand, and the rows it locks late may have been read by the statement's older snapshot
+// — the stock test of tests/orders_store caught exactly that.)
+
+// Products of a create request, in id order. $1 product ids (text[]).
+constexpr std::string_view k_lock_products = R"sql(
+SELECT id FROM products WHERE id = ANY ($1::text[]) ORDER BY id FOR NO KEY UPDATE)sql";
+
+// The same, only when this transaction holds the Idempotency-Key claim ($2 caller, $3 key):
+// a committed entry always carries its status, so a NULL status is our own claim.
+constexpr std::string_view k_lock_products_claimed = R"sql(
+SELECT id FROM products
+WHERE id = ANY ($1::text[])
+  AND EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $2 AND k.key = $3 AND k.status_code IS NULL)
+ORDER BY id FOR NO KEY UPDATE)sql";
+
+// create_order's working statement, after the products are locked. Expects CTE
+// `gate(proceed)` before it; parameters: $1 order id, $2 owner, $3 currency, $4 product ids
+// (text[], sorted), $5 quantities (int8[]), $6 now. The verdict comes from the current rows,
+// every write is gated on it, so a refusal writes nothing; CHECK (stock >= 0) remains the
+// last line of defence (it would abort the whole statement, never half of it).
 constexpr char k_create_order_tail[] = R"sql(
 req AS (
     SELECT r.product_id, r.quantity FROM unnest($4::text[], $5::int8[]) AS r(product_id, quantity)
     WHERE (SELECT proceed FROM gate)
-), locked AS (
-    SELECT p.id, p.price_cents, p.stock FROM products p
-    WHERE p.id IN (SELECT product_id FROM req)
-    ORDER BY p.id FOR NO KEY UPDATE
+), current_stock AS (
+    SELECT p.id, p.price_cents, p.stock FROM products p WHERE p.id IN (SELECT product_id FROM req)
 ), verdict AS (
     SELECT count(*) = (SELECT count(*) FROM req) AS all_ok
-    FROM req JOIN locked l ON l.id = req.product_id
-    WHERE l.stock >= req.quantity
+    FROM req JOIN current_stock s ON s.id = req.product_id
+    WHERE s.stock >= req.quantity
 ), taken AS (
     UPDATE products p SET stock = p.stock - req.quantity, updated_at = $6
     FROM req
@@ -103,55 +119,58 @@ req AS (
     FROM taken
     WHERE EXISTS (SELECT 1 FROM new_order)
 )
-SELECT (SELECT held FROM key_lock) AS key_held,
-       (SELECT proceed FROM gate) AS claimed,
-       prior.request_hash, prior.status_code, prior.response_body,
-       EXISTS (SELECT 1 FROM new_order) AS created,
-       req.product_id, req.quantity, l.id IS NOT NULL AS known, l.stock >= req.quantity AS enough,
-       l.price_cents
-FROM (SELECT 1) AS one
-LEFT JOIN prior ON true
-LEFT JOIN req ON true
-LEFT JOIN locked l ON l.id = req.product_id
+SELECT EXISTS (SELECT 1 FROM new_order) AS created,
+       req.product_id, req.quantity, s.id IS NOT NULL AS known, s.stock >= req.quantity AS enough,
+       s.price_cents
+FROM req LEFT JOIN current_stock s ON s.id = req.product_id
 ORDER BY req.product_id COLLATE "C")sql";
 
-// Without an Idempotency-Key: the whole create in one autocommit statement, one round trip.
+// Without an Idempotency-Key: pipeline {k_lock_products, k_create_order}, one implicit
+// transaction, one round trip.
 constexpr char k_create_order_head[] = R"sql(
-WITH key_lock AS (SELECT true AS held),
-prior AS (SELECT NULL::text AS request_hash, NULL::int4 AS status_code, NULL::text AS response_body
-          WHERE false),
-gate AS (SELECT true AS proceed),
+WITH gate AS (SELECT true AS proceed),
 )sql";
 constexpr joined_sql k_create_order_sql{k_create_order_head, k_create_order_tail};
 constexpr std::string_view k_create_order = k_create_order_sql.view();
 
-// With an Idempotency-Key, inside BEGIN … COMMIT. Extra parameters: $7 caller, $8 key,
-// $9 request fingerprint, $10 expires_at of a new claim.
+// With an Idempotency-Key ($7 caller, $8 key): works only when this transaction holds the claim.
+constexpr char k_create_order_claimed_head[] = R"sql(
+WITH gate AS (
+    SELECT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.user_id = $7 AND k.key = $8 AND k.status_code IS NULL)
+           AS proceed
+),
+)sql";
+constexpr joined_sql k_create_order_claimed_sql{k_create_order_claimed_head, k_create_order_tail};
+constexpr std::string_view k_create_order_claimed = k_create_order_claimed_sql.view();
+
+// The Idempotency-Key claim, first statement after BEGIN. $1 caller, $2 key, $3 fingerprint,
+// $4 now, $5 expires_at of a new claim.
 // - key_lock: the in-flight detector. The claimer holds it until its transaction ends, so a
 //   duplicate never waits: held = false → "in flight". A crash releases it with the claim.
 // - prior: a committed, unexpired entry → replay or mismatch, nothing else happens.
-// - claim: the key row, in this transaction. An expired row is taken over. When a duplicate
-//   committed between this statement's snapshot and our lock, ON CONFLICT finds its row and
-//   claims nothing (claimed = false, prior empty): the caller re-reads the row.
-constexpr char k_create_order_idempotent_head[] = R"sql(
+// - claim: the key row, in this transaction (so it lives and dies with the order). An
+//   expired row is taken over. When a duplicate committed between this statement's snapshot
+//   and our advisory lock, ON CONFLICT finds its row and claims nothing (claimed = false,
+//   prior empty): the caller then re-reads the entry with a fresh snapshot.
+constexpr std::string_view k_claim_idempotency_key = R"sql(
 WITH key_lock AS (
-    SELECT pg_try_advisory_xact_lock(hashtextextended($7 || E'\n' || $8, 0)) AS held
+    SELECT pg_try_advisory_xact_lock(hashtextextended($1 || E'\n' || $2, 0)) AS held
 ), prior AS (
     SELECT k.request_hash, k.status_code, k.response_body FROM idempotency_keys k
-    WHERE k.user_id = $7 AND k.key = $8 AND k.expires_at > $6
+    WHERE k.user_id = $1 AND k.key = $2 AND k.expires_at > $4
 ), claim AS (
     INSERT INTO idempotency_keys AS k (user_id, key, request_hash, created_at, expires_at)
-    SELECT $7, $8, $9, $6, $10
+    SELECT $1, $2, $3, $4, $5
     WHERE (SELECT held FROM key_lock) AND NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT (user_id, key) DO UPDATE
         SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
             order_id = NULL, created_at = excluded.created_at, expires_at = excluded.expires_at
         WHERE k.expires_at <= excluded.created_at
     RETURNING true
-), gate AS (SELECT EXISTS (SELECT 1 FROM claim) AS proceed),
-)sql";
-constexpr joined_sql k_create_order_idempotent_sql{k_create_order_idempotent_head, k_create_order_tail};
-constexpr std::string_view k_create_order_idempotent = k_create_order_idempotent_sql.view();
+)
+SELECT (SELECT held FROM key_lock) AS key_held, EXISTS (SELECT 1 FROM claim) AS claimed,
+       prior.request_hash, prior.status_code, prior.response_body
+FROM (SELECT 1) AS one LEFT JOIN prior ON true)sql";
 
 // The answer stored with a claimed key, before COMMIT. $5 order id or NULL.
 constexpr std::string_view k_store_idempotent_answer = R"sql(
@@ -211,6 +230,18 @@ constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 // the same transaction (new snapshot in READ COMMITTED) reads the order as it now is.
 constexpr std::string_view k_lock_order = "SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE";
 
+// replace_items, second statement: the products of the new items and of the order's current
+// items, in id order. $1 order id, $2 new product ids (text[]).
+constexpr std::string_view k_lock_products_for_replace = R"sql(
+SELECT id FROM products
+WHERE id IN (SELECT unnest($2::text[]) UNION SELECT product_id FROM order_items WHERE order_id = $1)
+ORDER BY id FOR NO KEY UPDATE)sql";
+
+// transition with restock, second statement: the order's products, in id order. $1 order id.
+constexpr std::string_view k_lock_order_products = R"sql(
+SELECT id FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = $1)
+ORDER BY id FOR NO KEY UPDATE)sql";
+
 // replace_items, after k_lock_order. $1 order id, $2 owner or NULL, $3 expected version or NULL,
 // $4 product ids (text[], sorted), $5 quantities (int8[]), $6 now.
 // The checks come out in the contract's precedence (visible, version, status); when they pass,
@@ -238,10 +269,8 @@ WITH cur AS (
     FROM (SELECT product_id, quantity FROM req
           UNION ALL SELECT product_id, -quantity FROM old_items) AS d
     GROUP BY d.product_id
-), locked AS (
-    SELECT p.id, p.price_cents, p.stock FROM products p
-    WHERE p.id IN (SELECT product_id FROM delta)
-    ORDER BY p.id FOR NO KEY UPDATE
+), locked AS (  -- locked by k_lock_products_for_replace: these are the current rows
+    SELECT p.id, p.price_cents, p.stock FROM products p WHERE p.id IN (SELECT product_id FROM delta)
 ), verdict AS (
     SELECT (SELECT ok FROM go) AND NOT EXISTS (
         SELECT 1 FROM req
@@ -298,15 +327,10 @@ WITH cur AS (
     UPDATE orders o SET status = $5, version = o.version + 1, updated_at = $7
     WHERE o.id = $1 AND (SELECT ok FROM go)
     RETURNING o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
-), restock_lock AS (
-    SELECT p.id FROM products p
-    WHERE $6::bool AND (SELECT ok FROM go)
-      AND p.id IN (SELECT i.product_id FROM order_items i WHERE i.order_id = $1)
-    ORDER BY p.id FOR NO KEY UPDATE
-), restocked AS (
+), restocked AS (  -- products locked by k_lock_order_products
     UPDATE products p SET stock = p.stock + i.quantity, updated_at = $7
     FROM order_items i
-    WHERE i.order_id = $1 AND p.id = i.product_id AND p.id IN (SELECT id FROM restock_lock)
+    WHERE $6::bool AND (SELECT ok FROM go) AND i.order_id = $1 AND p.id = i.product_id
 )
 SELECT checks.visible, checks.version_ok, checks.status_ok, checks.status, checks.version,
        moved.id, moved.user_id, moved.status, moved.currency, moved.total_cents, moved.version,
@@ -440,6 +464,31 @@ std::optional<o::stock_refusal> first_refusal(
     return std::nullopt;
 }
 
+// The created order or the refusal, from k_create_order's rows: created 0, product_id 1,
+// quantity 2, known 3, enough 4, price_cents 5 — one row per requested item. The order is
+// rebuilt from the statement's prices with the same arithmetic the SQL stored.
+o::create_order_result outcome_of_create(const pg::result& rows, const o::new_order& order) {
+    if (rows.empty() || !rows[0].boolean(0)) {
+        if (auto refusal = first_refusal(rows, 1, 3, 4)) return *refusal;
+        throw std::logic_error("create_order wrote nothing and refused nothing");
+    }
+    o::order created;
+    created.id = order.id;
+    created.user_id = order.user_id;
+    created.status = o::order_status::pending;
+    created.currency = order.currency;
+    created.version = 1;
+    created.created_at = created.updated_at = order.now;
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        const auto quantity = r.int64(2);
+        const auto price = r.int64(5);
+        created.items.push_back(o::order_item{r.text(1), quantity, price, price * quantity});
+        created.total_cents += price * quantity;
+    }
+    return created;
+}
+
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
 // propagates unchanged (→ 500).
 [[noreturn]] void rethrow_for_domain(const db::error& e) {
@@ -545,30 +594,13 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new
     if (order.idempotency) co_return co_await create_order_idempotent(lease, order);
 
     auto arrays = to_arrays(order.items);
-    pg::params args{
-        order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)};
-    auto rows = co_await execute(lease, k_create_order, std::move(args));
-    if (rows.empty() || !rows[0].boolean(5)) {
-        if (auto refusal = first_refusal(rows, 6, 8, 9)) co_return *refusal;
-        throw std::logic_error("create_order wrote nothing and refused nothing");
-    }
-    // The order as written: the statement's prices, the service's arithmetic (identical to
-    // the SQL's, which stored the same numbers).
-    o::order created;
-    created.id = order.id;
-    created.user_id = order.user_id;
-    created.status = o::order_status::pending;
-    created.currency = order.currency;
-    created.version = 1;
-    created.created_at = created.updated_at = order.now;
-    for (int i = 0; i < rows.rows(); ++i) {
-        const auto r = rows[i];
-        const auto price = r.int64(10);
-        const auto quantity = r.int64(7);
-        created.items.push_back(o::order_item{r.text(6), quantity, price, price * quantity});
-        created.total_cents += price * quantity;
-    }
-    co_return created;
+    std::vector<pg::query> lock_and_create{
+        {k_lock_products, {arrays.product_ids}},
+        {k_create_order,
+         {order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)}},
+    };
+    auto results = co_await pipeline(lease, std::move(lock_and_create));
+    co_return outcome_of_create(results.at(1), order);
 }
 
 awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
@@ -596,9 +628,12 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
 ) {
     const auto& claim = *order.idempotency;
     auto arrays = to_arrays(order.items);
-    std::vector<pg::query> begin_and_claim{
+    std::vector<pg::query> claim_lock_create{
         {k_begin, {}},
-        {k_create_order_idempotent,
+        {k_claim_idempotency_key,
+         {claim.caller, claim.key, claim.fingerprint, to_pg(order.now), to_pg(expiry_for(order.now))}},
+        {k_lock_products_claimed, {arrays.product_ids, claim.caller, claim.key}},
+        {k_create_order_claimed,
          {order.id,
           order.user_id,
           order.currency,
@@ -606,14 +641,12 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
           arrays.quantities,
           to_pg(order.now),
           claim.caller,
-          claim.key,
-          claim.fingerprint,
-          to_pg(expiry_for(order.now))}},
+          claim.key}},
     };
-    auto results = co_await pipeline(lease, std::move(begin_and_claim));
-    const auto& rows = results.at(1);
-    if (rows.empty()) throw std::logic_error("create_order returned no row");
-    const auto head = rows[0];
+    auto results = co_await pipeline(lease, std::move(claim_lock_create));
+    const auto& claimed = results.at(1);
+    if (claimed.empty()) throw std::logic_error("the idempotency claim returned no row");
+    const auto head = claimed[0];
 
     // An answer from a committed entry, whichever snapshot found it.
     auto answer_from = [&](const pg::row& r, int first) -> o::create_order_result {
@@ -624,6 +657,7 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
         return o::idempotent_replay{static_cast<unsigned>(r.int64(first + 1)), r.text(first + 2)};
     };
 
+    // key_held 0, claimed 1, prior request_hash 2, status_code 3, response_body 4
     if (!head.boolean(0)) {
         co_await execute(lease, k_rollback, pg::params{});
         co_return o::idempotency_in_flight{};
@@ -633,7 +667,7 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
         co_return answer_from(head, 2);
     }
     if (!head.boolean(1)) {
-        // Lost the race described at k_create_order_idempotent: the entry is committed now.
+        // Lost the race described at k_claim_idempotency_key: the entry is committed now.
         co_await execute(lease, k_rollback, pg::params{});
         pg::params args{claim.caller, claim.key, to_pg(order.now)};
         auto prior = co_await execute(lease, k_select_idempotency_key, std::move(args));
@@ -641,39 +675,24 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
         co_return answer_from(prior[0], 0);
     }
 
-    if (!head.boolean(5)) {
-        auto refusal = first_refusal(rows, 6, 8, 9);
-        if (!refusal) throw std::logic_error("create_order wrote nothing and refused nothing");
-        auto body = claim.render_refused(*refusal);
-        std::vector<pg::query> store_and_commit{
-            {k_store_idempotent_answer, {claim.caller, claim.key, 400, std::move(body), nullptr}},
-            {k_commit, {}},
-        };
-        co_await pipeline(lease, std::move(store_and_commit));
-        co_return *refusal;
+    auto outcome = outcome_of_create(results.at(3), order);
+    unsigned status = 201;
+    std::string body;
+    pg::param order_id = nullptr;
+    if (const auto* refusal = std::get_if<o::stock_refusal>(&outcome)) {
+        status = 400;
+        body = claim.render_refused(*refusal);
+    } else {
+        const auto& created = std::get<o::order>(outcome);
+        body = claim.render_created(created);
+        order_id = created.id;
     }
-
-    o::order created;
-    created.id = order.id;
-    created.user_id = order.user_id;
-    created.status = o::order_status::pending;
-    created.currency = order.currency;
-    created.version = 1;
-    created.created_at = created.updated_at = order.now;
-    for (int i = 0; i < rows.rows(); ++i) {
-        const auto r = rows[i];
-        const auto price = r.int64(10);
-        const auto quantity = r.int64(7);
-        created.items.push_back(o::order_item{r.text(6), quantity, price, price * quantity});
-        created.total_cents += price * quantity;
-    }
-    auto body = claim.render_created(created);
     std::vector<pg::query> store_and_commit{
-        {k_store_idempotent_answer, {claim.caller, claim.key, 201, std::move(body), created.id}},
+        {k_store_idempotent_answer, {claim.caller, claim.key, status, std::move(body), std::move(order_id)}},
         {k_commit, {}},
     };
     co_await pipeline(lease, std::move(store_and_commit));
-    co_return created;
+    co_return outcome;
 }
 
 // ---------------------------------------------------------------- read orders
@@ -727,9 +746,10 @@ awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_item
     for (int attempt = 1;; ++attempt) {
         try {
             auto lease = co_await pool_.acquire();
-            statements_sent_.fetch_add(4, std::memory_order_relaxed);  // BEGIN, lock, replace, COMMIT
+            statements_sent_.fetch_add(5, std::memory_order_relaxed);  // BEGIN, 2 locks, replace, COMMIT
             std::vector<pg::query> lock_and_replace{
                 {k_lock_order, {request.order_id}},
+                {k_lock_products_for_replace, {request.order_id, arrays.product_ids}},
                 {k_replace_items,
                  {request.order_id,
                   request.owner,
@@ -739,7 +759,7 @@ awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_item
                   to_pg(request.now)}},
             };
             auto results = co_await lease.transaction(std::move(lock_and_replace));
-            const auto& rows = results.at(1);
+            const auto& rows = results.at(2);
             const auto head = rows[0];
             // checks: visible 0, version_ok 1, modifiable 2, status 3, version 4
             if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
@@ -769,9 +789,13 @@ awaitable<o::transition_result> pg_order_store::transition(o::transition_request
     for (int attempt = 1;; ++attempt) {
         try {
             auto lease = co_await pool_.acquire();
-            statements_sent_.fetch_add(4, std::memory_order_relaxed);  // BEGIN, lock, transition, COMMIT
-            std::vector<pg::query> lock_and_move{
-                {k_lock_order, {request.order_id}},
+            std::vector<pg::query> lock_and_move;
+            lock_and_move.push_back({k_lock_order, {request.order_id}});
+            if (request.restock) lock_and_move.push_back({k_lock_order_products, {request.order_id}});
+            statements_sent_.fetch_add(
+                lock_and_move.size() + 3, std::memory_order_relaxed
+            );  // + BEGIN, COMMIT
+            lock_and_move.push_back(
                 {k_transition,
                  {request.order_id,
                   request.owner,
@@ -779,10 +803,10 @@ awaitable<o::transition_result> pg_order_store::transition(o::transition_request
                   from,
                   to,
                   request.restock,
-                  to_pg(request.now)}},
-            };
+                  to_pg(request.now)}}
+            );
             auto results = co_await lease.transaction(std::move(lock_and_move));
-            const auto& rows = results.at(1);
+            const auto& rows = results.back();
             const auto head = rows[0];
             // checks: visible 0, version_ok 1, status_ok 2, status 3, version 4
             if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
