@@ -41,6 +41,16 @@ bool is_label_name(std::string_view name) {
     return head(name.front()) && std::all_of(name.begin() + 1, name.end(), tail);
 }
 
+// A plain loop: GCC 12 at -O2 reports a false null dereference in std::ranges::equal on an
+// empty std::span (-Wnull-dereference).
+bool same_bounds(std::span<const double> a, const std::vector<double>& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
+}
+
 std::string_view type_name(metric_type type) {
     switch (type) {
         case metric_type::counter:
@@ -305,7 +315,7 @@ family<Series>& registry::add_family(
             if (existing != name) continue;
             auto* same = dynamic_cast<family<Series>*>(e.family.get());
             if (same == nullptr || same->type() != type || same->label_names() != label_names ||
-                !std::ranges::equal(same->upper_bounds(), upper_bounds)) {
+                !same_bounds(same->upper_bounds(), upper_bounds)) {
                 throw std::invalid_argument("metric " + name + " is already registered differently");
             }
             return *same;
