@@ -22,6 +22,7 @@ import os
 import pytest
 
 import harness
+import openapi_check
 
 
 def pytest_report_header(config):
@@ -32,6 +33,16 @@ def pytest_report_header(config):
 def _binary_exists():
     if not harness.binary_path().is_file():
         pytest.exit(f"no binary at {harness.binary_path()} (set ORDERS_BINARY)", returncode=2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _responses_match_the_openapi_document(_binary_exists):
+    """Every response any test receives through `requests` must be one the binary's own
+    OpenAPI document allows (tests/functional/openapi_check.py); a lie fails that test."""
+    checker = openapi_check.Checker.from_binary(harness.binary_path())
+    undo = checker.install_everywhere()
+    yield checker
+    undo()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 document: it passes the service's real answers and refuses every kind of lie — so a green
 functional suite means the document told the truth."""
 
+import json
 import os
 import sys
 
@@ -60,6 +61,18 @@ def test_the_hook_fails_the_request_call(service, checker):
         lying.document["paths"]["/orders"]["get"]["responses"]["401"] = {"$ref": "#/components/responses/Unauthorized"}
 
 
+def test_install_everywhere_covers_plain_requests_calls(service, checker):
+    lying = openapi_check.Checker(json.loads(json.dumps(checker.document)))
+    del lying.document["paths"]["/health"]["get"]["responses"]["200"]
+    undo = lying.install_everywhere()
+    try:
+        with pytest.raises(Violation, match="status not declared"):
+            requests.get(service.base_url + "/health", timeout=10)
+    finally:
+        undo()
+    assert requests.get(service.base_url + "/health", timeout=10).status_code == 200  # undone
+
+
 def test_undeclared_status_is_refused(checker):
     with pytest.raises(Violation, match="status not declared"):
         checker.check("GET", "/health", 418, JSON, b"{}")
@@ -69,7 +82,7 @@ def test_body_breaking_the_schema_is_refused(checker):
     order = {"id": "0193", "user_id": "alice", "status": "lost", "currency": "USD", "total_cents": "1",
              "version": 1, "items": [], "created_at": "2026-11-24T15:00:00Z", "updated_at": "x"}
     with pytest.raises(Violation) as e:
-        checker.check("GET", "/orders/0193", 200, dict(JSON, ETag='"1"'), __import__("json").dumps(order).encode())
+        checker.check("GET", "/orders/0193", 200, dict(JSON, ETag='"1"'), json.dumps(order).encode())
     message = str(e.value)
     for where in ("status", "total_cents", "created_at", "id"):
         assert f"at {where}" in message, message
