@@ -340,6 +340,35 @@ json::object expand_object_schema(http::schema_fn fn, json::object& schemas) {
     return top.as_object();
 }
 
+// A parameter's value is text, never JSON null: drop the null that an optional member's
+// schema allows ({"type": [T, "null"]} → {"type": T}; {"anyOf": [S, {"type": "null"}]} → S).
+json::object without_null(json::object schema) {
+    if (auto* type = schema.if_contains("type"); type != nullptr && type->is_array()) {
+        json::array kept;
+        for (const auto& t : type->as_array())
+            if (t != "null") kept.push_back(t);
+        *type = kept.size() == 1 ? kept.front() : json::value(std::move(kept));
+        if (auto* values = schema.if_contains("enum"); values != nullptr && values->is_array()) {
+            json::array non_null;
+            for (const auto& v : values->as_array())
+                if (!v.is_null()) non_null.push_back(v);
+            *values = std::move(non_null);
+        }
+        return schema;
+    }
+    if (const auto* any_of = schema.if_contains("anyOf"); any_of != nullptr && any_of->is_array()) {
+        const auto& branches = any_of->as_array();
+        if (branches.size() == 2 && branches[1] == json::value(json::object{{"type", "null"}}) &&
+            branches[0].is_object()) {
+            json::object inner = branches[0].as_object();
+            for (const auto& [key, value] : schema)
+                if (key != "anyOf") inner[key] = value;
+            return inner;
+        }
+    }
+    return schema;
+}
+
 bool contains_name(const json::value& required, std::string_view name) {
     const auto* list = required.if_array();
     if (list == nullptr) return false;
@@ -356,7 +385,8 @@ json::array parameters_of(const http::route& r, json::object& schemas) {
     for (const auto& name : path_parameter_names(r.path_template)) {
         json::value schema = json::object{{"type", "string"}};
         if (const auto* props = path_schema.if_contains("properties"); props != nullptr)
-            if (const auto* s = props->as_object().if_contains(name); s != nullptr) schema = *s;
+            if (const auto* s = props->as_object().if_contains(name); s != nullptr)
+                schema = without_null(s->as_object());
         params.push_back(json::object{{"name", name}, {"in", "path"}, {"required", true}, {"schema", schema}}
         );
     }
@@ -367,7 +397,7 @@ json::array parameters_of(const http::route& r, json::object& schemas) {
         for (const auto& [name, schema] : query.at("properties").as_object()) {
             json::object p{
                 {"name", name}, {"in", "query"}, {"required", required && contains_name(*required, name)}};
-            json::object s = schema.as_object();
+            json::object s = without_null(schema.as_object());
             // A parameter's description belongs to the parameter, where Swagger UI shows it.
             if (const auto* d = s.if_contains("description"); d != nullptr) {
                 p["description"] = *d;
