@@ -331,9 +331,9 @@ TYPED_TEST(OrderStore, ReplaceItemsMovesStockByTheNetDelta) {
     // a: 4 → 1 (3 back), b: dropped (2 back), c: new (3 taken); c's price changed meanwhile.
     product_patch patch;
     patch.price_cents = 350;
-    this->run([&]() -> asio::awaitable<void> {
-        co_await this->store().update_product("c", patch, next_now());
-    });
+    std::optional<product> repriced;
+    this->run([&]() { return this->assign(repriced, this->store().update_product("c", patch, next_now())); });
+    ASSERT_TRUE(repriced);
 
     const auto when = next_now();
     auto result = this->replace({created.id, "alice", 1, items({{"c", 3}, {"a", 1}}), when});
@@ -562,6 +562,50 @@ TYPED_TEST(OrderStore, KeyIsNotStuckWhenTheRequestHoldingItDies) {
     retry.idempotency = claim_for("alice", "k", "fp");
     EXPECT_TRUE(std::holds_alternative<order>(this->create(retry)));
     EXPECT_EQ(this->stock_of("a"), 9);
+}
+
+// PostgreSQL only: the connection holding the claim is killed (as when its replica dies)
+// after the order and claim were written but before COMMIT. The server rolls both back; the
+// store reports the outage as `unavailable`, and a retry with the same key is a first request.
+TEST(OrderStorePostgres, KeyIsNotStuckWhenTheConnectionHoldingItIsKilled) {
+    postgres_backend backend;
+    if (!backend.available()) GTEST_SKIP() << "TEST_DATABASE_URL is not set (scripts/test sets it)";
+    auto& store = backend.store();
+    backend.runner().run([&]() -> asio::awaitable<void> {
+        // Named, not a braced temporary: GCC 12 miscompiles class temporaries inside co_await.
+        new_product a{"a", "A", 100, 10};
+        co_await store.create_product(std::move(a), next_now());
+    });
+    auto doomed = order_for("alice", items({{"a", 1}}));
+    doomed.idempotency = claim_for("alice", "k", "fp");
+    doomed.idempotency->render_created = [&](const order& o) {
+        // Our transaction is open and idle now; its last statement wrote the claim.
+        backend.admin_exec(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+            "AND datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%idempotency_keys%'"
+        );
+        return "created " + o.id;
+    };
+    bool unavailable_reported = false;
+    backend.runner().run([&]() -> asio::awaitable<void> {
+        try {
+            (void)co_await store.create_order(doomed);
+        } catch (const unavailable&) {
+            unavailable_reported = true;
+        }
+    });
+    EXPECT_TRUE(unavailable_reported);
+    EXPECT_EQ(backend.query_int("SELECT count(*) FROM orders"), 0);
+    EXPECT_EQ(backend.query_int("SELECT count(*) FROM idempotency_keys"), 0);
+    EXPECT_EQ(backend.query_int("SELECT stock FROM products WHERE id = 'a'"), 10);
+
+    auto retry = order_for("alice", items({{"a", 1}}));
+    retry.idempotency = claim_for("alice", "k", "fp");
+    create_order_result result;
+    backend.runner().run([&]() -> asio::awaitable<void> { result = co_await store.create_order(retry); });
+    ASSERT_TRUE(std::holds_alternative<order>(result));
+    EXPECT_EQ(backend.query_int("SELECT count(*) FROM orders"), 1);
+    EXPECT_EQ(backend.query_int("SELECT stock FROM products WHERE id = 'a'"), 9);
 }
 
 // ---------------------------------------------------------------- concurrency

@@ -42,9 +42,11 @@ inline std::string unique_suffix() {
     return std::to_string(seed() % 1'000'000) + "_" + std::to_string(counter++);
 }
 
-// Runs coroutines on real event loops until all of them have finished; rethrows the first
-// failure. `tasks[i]` is started on loop i % loops.size(), so concurrent tasks really run on
-// different threads (and, on PostgreSQL, on different pool slices).
+// Runs coroutines on real event loops until ALL of them have finished (also after one
+// failed: no coroutine frame may outlive the store it uses), then rethrows the first failure.
+// `tasks[i]` is started on loop i % loops.size(), so concurrent tasks really run on different
+// threads (and, on PostgreSQL, on different pool slices). The task objects stay alive in
+// `tasks` until every coroutine has finished, so tasks may be capturing lambdas.
 class loop_runner {
 public:
     explicit loop_runner(std::size_t loop_count) : loops_(loop_count) {}
