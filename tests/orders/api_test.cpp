@@ -1,0 +1,210 @@
+// The API layer's pure parts: domain error → problem mapping (one function), the 422 body
+// with loc arrays, request header readers, cursors, views, and the domain metrics.
+
+#include <string>
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "api/bodies.hpp"
+#include "api/errors.hpp"
+#include "api/metrics.hpp"
+#include "api/request.hpp"
+#include "json/encode.hpp"
+#include "observability/metrics.hpp"
+
+namespace svc::api {
+namespace {
+
+http::request with_header(std::string name, std::string value) {
+    http::request r;
+    r.headers.push_back({std::move(name), std::move(value)});
+    return r;
+}
+
+unsigned status_of(const auto& thrower) {
+    try {
+        thrower();
+    } catch (const http::problem_error& e) {
+        return e.get().status;
+    }
+    return 0;
+}
+
+TEST(ToProblem, EachDomainErrorHasItsStatusAndType) {
+    struct row {
+        unsigned status;
+        std::string type;
+        http::problem p;
+    };
+    const row rows[] = {
+        {404, "not_found", to_problem(orders::not_found("Order not found"))},
+        {400, "business_error", to_problem(orders::business_error("Cannot modify shipped orders"))},
+        {403, "forbidden", to_problem(orders::forbidden("no"))},
+        {409, "conflict", to_problem(orders::conflict("exists"))},
+        {412, "precondition_failed", to_problem(orders::precondition_failed("Order is at version 3"))},
+        {422, "validation_error", to_problem(orders::idempotency_key_reused("reused"))},
+        {503, "unavailable", to_problem(orders::unavailable("pool exhausted at db1:5432", 2))},
+    };
+    for (const auto& r : rows) {
+        EXPECT_EQ(r.p.status, r.status) << r.type;
+        EXPECT_EQ(r.p.type, r.type);
+    }
+    EXPECT_EQ(rows[1].p.detail, "Cannot modify shipped orders");
+    // 503 says retry later, with Retry-After, and never the store's internal message.
+    const auto& down = rows[6].p;
+    EXPECT_EQ(down.detail.find("db1"), std::string::npos);
+    ASSERT_EQ(down.headers.size(), 1U);
+    EXPECT_EQ(down.headers[0].name, "Retry-After");
+    EXPECT_EQ(down.headers[0].value, "2");
+    // The idempotency mismatch points at the header.
+    ASSERT_EQ(rows[5].p.errors.size(), 1U);
+    EXPECT_EQ(rows[5].p.errors[0].loc, (std::vector<std::string>{"header", "Idempotency-Key"}));
+}
+
+TEST(ValidationProblem, TheBodyListsEveryIssueWithNumericIndices) {
+    auto result =
+        json::decode_body<order_create_body>(R"({"items": [{"product_id": "p1", "quantity": 0}, {}]})");
+    const auto& issues = std::get<json::invalid>(result).issues;
+    const auto response = http::make_problem_response(validation_problem(issues));
+    EXPECT_EQ(response.status, 422U);
+    const auto body = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(body.at("type"), "validation_error");
+    const auto& errors = body.at("errors").as_array();
+    ASSERT_EQ(errors.size(), 3U);
+    EXPECT_EQ(errors[0].at("loc"), boost::json::parse(R"(["body", "items", 0, "quantity"])"));
+    EXPECT_EQ(errors[1].at("loc"), boost::json::parse(R"(["body", "items", 1, "product_id"])"));
+    EXPECT_EQ(errors[2].at("loc"), boost::json::parse(R"(["body", "items", 1, "quantity"])"));
+    EXPECT_EQ(errors[1].at("type"), "missing");
+    EXPECT_TRUE(errors[0].at("msg").is_string());
+}
+
+TEST(ContentType, OnlyJsonMediaTypesAreBodies) {
+    EXPECT_TRUE(is_json_media_type("application/json"));
+    EXPECT_TRUE(is_json_media_type("Application/JSON; charset=utf-8"));
+    EXPECT_TRUE(is_json_media_type("application/merge-patch+json"));
+    EXPECT_FALSE(is_json_media_type("text/json"));
+    EXPECT_FALSE(is_json_media_type("application/jsonx"));
+    EXPECT_FALSE(is_json_media_type("text/plain"));
+    EXPECT_FALSE(is_json_media_type(""));
+    EXPECT_EQ(status_of([] { require_json_content(http::request{}); }), 415U);
+    EXPECT_EQ(status_of([] { require_json_content(with_header("content-type", "text/plain")); }), 415U);
+    EXPECT_EQ(status_of([] { require_json_content(with_header("Content-Type", "application/json")); }), 0U);
+}
+
+TEST(ReadBody, MalformedIs400SchemaIs422) {
+    auto request = with_header("Content-Type", "application/json");
+    request.body = "{";
+    EXPECT_EQ(status_of([&] { read_body<order_items_body>(request); }), 400U);
+    request.body = R"({"items": []})";
+    EXPECT_EQ(status_of([&] { read_body<order_items_body>(request); }), 422U);
+    request.body = R"({"items": [{"product_id": "p1", "quantity": 1}]})";
+    EXPECT_EQ(read_body<order_items_body>(request).items.size(), 1U);
+}
+
+TEST(IfMatch, TagsWeakTagsListsAndStar) {
+    EXPECT_TRUE(read_if_match(http::request{}).versions.empty());
+    EXPECT_TRUE(read_if_match(with_header("If-Match", "*")).versions.empty());
+    EXPECT_EQ(read_if_match(with_header("If-Match", R"("3")")).versions, std::vector<std::int64_t>{3});
+    EXPECT_EQ(read_if_match(with_header("If-Match", R"(W/"12")")).versions, std::vector<std::int64_t>{12});
+    EXPECT_EQ(
+        read_if_match(with_header("If-Match", R"("1", W/"2" ,"3")")).versions,
+        (std::vector<std::int64_t>{1, 2, 3})
+    );
+    for (const char* bad :
+         {"3", R"("")", R"("x")", R"("1",)", R"("-1")", R"("1.0")", R"("99999999999999999999")", ""}) {
+        EXPECT_EQ(status_of([&] { read_if_match(with_header("If-Match", bad)); }), 400U) << bad;
+    }
+}
+
+TEST(IdempotencyKey, VisibleAsciiOneTo255) {
+    EXPECT_FALSE(read_idempotency_key(http::request{}));
+    EXPECT_EQ(read_idempotency_key(with_header("Idempotency-Key", "abc-123")), "abc-123");
+    EXPECT_EQ(
+        read_idempotency_key(with_header("Idempotency-Key", std::string(255, '~'))), std::string(255, '~')
+    );
+    for (const std::string& bad :
+         {std::string(),
+          std::string(256, 'k'),
+          std::string("a b"),
+          std::string("a\tb"),
+          std::string("caf\xc3\xa9"),
+          std::string("a\x7f")}) {
+        EXPECT_EQ(status_of([&] { read_idempotency_key(with_header("Idempotency-Key", bad)); }), 400U) << bad;
+    }
+}
+
+TEST(Cursors, RoundTripAndRefuseForeignOrBrokenOnes) {
+    const std::string id = "01936f0e-7a4c-7c1e-9b2a-3f9d2c1e8a10";
+    const auto cursor = encode_cursor(cursor_kind::order, id);
+    EXPECT_EQ(
+        cursor.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        std::string::npos
+    );
+    EXPECT_EQ(decode_cursor(cursor_kind::order, cursor), id);
+    EXPECT_EQ(decode_cursor(cursor_kind::product, encode_cursor(cursor_kind::product, "p.1_x-Y")), "p.1_x-Y");
+    const auto product_cursor = encode_cursor(cursor_kind::product, "p1");
+    EXPECT_EQ(status_of([&] { decode_cursor(cursor_kind::order, product_cursor); }), 400U);
+    EXPECT_EQ(status_of([&] { decode_cursor(cursor_kind::product, cursor); }), 400U);
+    for (const char* bad :
+         {"", "!!!!", "A", "cDpwIQ" /* p:p! */, "bzpub3QtYS11dWlk" /* o:not-a-uuid */, "cDo" /* p: */}) {
+        EXPECT_EQ(status_of([&] { decode_cursor(cursor_kind::order, bad); }), 400U) << bad;
+        EXPECT_EQ(status_of([&] { decode_cursor(cursor_kind::product, bad); }), 400U) << bad;
+    }
+}
+
+TEST(Base64url, KnownVectorsAndStrictDecoding) {
+    EXPECT_EQ(base64url_encode(""), "");
+    EXPECT_EQ(base64url_encode("f"), "Zg");
+    EXPECT_EQ(base64url_encode("fo"), "Zm8");
+    EXPECT_EQ(base64url_encode("foo"), "Zm9v");
+    EXPECT_EQ(base64url_encode("\xfb\xff"), "-_8");
+    EXPECT_EQ(base64url_decode("Zm9vYg"), "foob");
+    EXPECT_EQ(base64url_decode("-_8"), "\xfb\xff");
+    EXPECT_FALSE(base64url_decode("Zm9vY"));  // impossible length
+    EXPECT_FALSE(base64url_decode("Zm9v+"));  // standard alphabet is not ours
+    EXPECT_FALSE(base64url_decode("Zm9="));   // no padding
+    EXPECT_FALSE(base64url_decode("Zh"));     // non-zero trailing bits
+}
+
+TEST(Sha256, KnownVector) {
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(DomainMetrics, CountCreationsAndTransitionsByStatusNames) {
+    obs::registry registry;
+    domain_metrics metrics(registry);
+    metrics.order_created(orders::order{});
+    metrics.order_created(orders::order{});
+    metrics.status_changed(orders::order_status::pending, orders::order_status::paid);
+    const auto text = registry.expose();
+    EXPECT_NE(text.find("orders_created_total 2"), std::string::npos) << text;
+    EXPECT_NE(text.find(R"(order_status_transitions_total{from="pending",to="paid"} 1)"), std::string::npos)
+        << text;
+    domain_metrics again(registry);  // registering twice finds the same families
+    again.order_created(orders::order{});
+    EXPECT_NE(registry.expose().find("orders_created_total 3"), std::string::npos);
+}
+
+TEST(Views, OrdersSerialiseWithTheContractFieldsAndTimes) {
+    orders::order o;
+    o.id = "01936f0e-7a4c-7c1e-9b2a-3f9d2c1e8a10";
+    o.user_id = "alice";
+    o.status = orders::order_status::paid;
+    o.total_cents = 2598;
+    o.version = 2;
+    o.items = {{"p1", 2, 1299, 2598}};
+    o.created_at = 1'764'547'200'000'001;
+    o.updated_at = 1'764'547'200'500'000;
+    EXPECT_EQ(
+        json::to_text(to_view(o)),
+        R"({"id":"01936f0e-7a4c-7c1e-9b2a-3f9d2c1e8a10","user_id":"alice","status":"paid","currency":"USD",)"
+        R"("total_cents":2598,"version":2,"items":[{"product_id":"p1","quantity":2,"unit_price_cents":1299,)"
+        R"("line_total_cents":2598}],"created_at":"2025-12-01T00:00:00.000001Z","updated_at":"2025-12-01T00:00:00.500000Z"})"
+    );
+    product_page_view page;
+    EXPECT_EQ(json::to_text(page), R"({"data":[],"next_cursor":null})");
+}
+
+}  // namespace
+}  // namespace svc::api
