@@ -1,21 +1,19 @@
 """The real orders-service binary on each database, for the products and orders suites.
 
 Fixtures (import them into a test module: `from orders_env import *`):
-  service   one running server per backend, parametrised "sqlite" and "postgresql"
-            (PostgreSQL needs TEST_DATABASE_URL; each run gets a database of its own)
+  orders_server  one running server per backend for the session, parametrised "sqlite"
+                 and "postgresql" (PostgreSQL needs TEST_DATABASE_URL; the run gets a
+                 database of its own), started by harness.start_service
   admin     a client with an admin token
   alice     a client with a user token for a fresh subject (unique per test)
   bob       another fresh user
 
 Tokens are minted here with PyJWT (HS256, the server's JWT_SECRET), never by our code.
-Every response a client receives is checked against the service's own OpenAPI document
-when tests/functional/openapi_check.py is present.
+conftest.py checks every response against the service's own OpenAPI document.
 """
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -25,14 +23,9 @@ import jwt
 import pytest
 import requests
 
-try:
-    import openapi_check
-except ImportError:  # the checker is optional for this suite
-    openapi_check = None
+import harness
 
-BINARY = os.environ.get("ORDERS_BINARY", "")
 SECRET = "functional-secret-" + uuid.uuid4().hex
-START_TIMEOUT_S = 20
 
 RFC3339_MICROS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 UUID_V7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -52,12 +45,6 @@ def mint(sub, admin=False, **claims):
     return jwt.encode(payload, SECRET, algorithm="HS256")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _psql(url, sql):
     subprocess.run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
                    stdout=subprocess.DEVNULL, timeout=30)
@@ -68,66 +55,15 @@ def _with_database(url, name):
     return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
-class Server:
-    """One orders-service process on 127.0.0.1."""
-
-    def __init__(self, backend, database_url, workdir):
-        self.backend = backend
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)
-        env.update({
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "DATABASE_URL": database_url,
-            "DATA_DIR": workdir,
-            "JWT_SECRET": SECRET,
-            "THREADS": "2",
-            "LOG_LEVEL": "warn",
-        })
-        self.log_path = os.path.join(workdir, "server.log")
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen([BINARY, "serve"], env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"orders-service exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if requests.get(self.base_url + "/ready", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"orders-service not ready within {START_TIMEOUT_S} s:\n{self.log()}")
-
-    def log(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")[-4000:]
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()
-
-
 class Client:
     """requests with a bearer token and the server's base URL."""
 
-    def __init__(self, server, sub, admin=False, checker=None):
+    def __init__(self, server, sub, admin=False):
         self.server = server
         self.sub = sub
         self.admin = admin
         self.token = mint(sub, admin)
-        self.session = requests.Session()
-        if checker is not None:
-            checker.install(self.session)
+        self.session = requests.Session()  # conftest checks its responses against the OpenAPI document
 
     def request(self, method, path, json=None, headers=None, token=True, **kwargs):
         all_headers = {}
@@ -204,49 +140,48 @@ BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def service(request, tmp_path_factory):
-    if not BINARY or not os.access(BINARY, os.X_OK):
-        pytest.skip("ORDERS_BINARY is not set to the orders-service binary")
-    workdir = str(tmp_path_factory.mktemp(f"orders-{request.param}"))
+def orders_server(request, tmp_path_factory):
+    """One orders-service per backend for the whole session (tests keep apart by using fresh
+    product ids and subjects)."""
+    work_dir = tmp_path_factory.mktemp(f"orders-{request.param}")
     database = None
     if request.param == "sqlite":
-        url = "sqlite://" + os.path.join(workdir, "orders.db")
+        url = "sqlite://" + str(work_dir / "orders.db")
     else:
         base = os.environ.get("TEST_DATABASE_URL")
         if not base:
-            pytest.skip("TEST_DATABASE_URL is not set")
+            pytest.skip("TEST_DATABASE_URL is not set (scripts/test starts a throwaway PostgreSQL)")
         database = "orders_fn_" + uuid.uuid4().hex[:10]
         _psql(base, f"CREATE DATABASE {database}")
         url = _with_database(base, database)
-    server = Server(request.param, url, workdir)
-    server.checker = None
-    if openapi_check is not None:
-        server.checker = openapi_check.Checker.from_server(server.base_url)
+    server = harness.start_service(work_dir, env={"DATABASE_URL": url, "JWT_SECRET": SECRET, "THREADS": "2",
+                                                  "LOG_LEVEL": "warn"})
+    server.backend = request.param
     yield server
-    server.stop()
+    code = server.stop()
     if database is not None:
         _psql(os.environ["TEST_DATABASE_URL"], f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    shutil.rmtree(workdir, ignore_errors=True)
+    assert code == 0, f"orders-service exited with {code}:\n{server.stderr()[-4000:]}"
 
 
 @pytest.fixture
-def admin(service):
-    return Client(service, unique("admin"), admin=True, checker=service.checker)
+def admin(orders_server):
+    return Client(orders_server, unique("admin"), admin=True)
 
 
 @pytest.fixture
-def alice(service):
-    return Client(service, unique("alice"), checker=service.checker)
+def alice(orders_server):
+    return Client(orders_server, unique("alice"))
 
 
 @pytest.fixture
-def bob(service):
-    return Client(service, unique("bob"), checker=service.checker)
+def bob(orders_server):
+    return Client(orders_server, unique("bob"))
 
 
-def client_for(service, sub, admin=False):
-    return Client(service, sub, admin=admin, checker=service.checker)
+def client_for(server, sub, admin=False):
+    return Client(server, sub, admin=admin)
 
 
-__all__ = ["service", "admin", "alice", "bob", "client_for", "Client", "unique", "mint", "assert_problem",
+__all__ = ["orders_server", "admin", "alice", "bob", "client_for", "Client", "unique", "mint", "assert_problem",
            "error_locs", "RFC3339_MICROS", "UUID_V7"]

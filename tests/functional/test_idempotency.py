@@ -100,15 +100,15 @@ def test_the_longest_key_and_every_visible_character_are_accepted(admin, alice):
     assert post_with_key(alice, visible + unique("")[-8:], body).status_code == 201
 
 
-def test_racing_duplicates_create_exactly_one_order(service, admin):
+def test_racing_duplicates_create_exactly_one_order(orders_server, admin):
     p = admin.make_product(stock=1000)
-    racer = client_for(service, unique("racer"))
+    racer = client_for(orders_server, unique("racer"))
     body = {"items": [{"product_id": p["id"], "quantity": 3}]}
     key = unique("race")
     start = threading.Barrier(16)
 
     def attempt(_):
-        client = client_for(service, racer.sub)
+        client = client_for(orders_server, racer.sub)
         start.wait(timeout=10)
         return post_with_key(client, key, body)
 

@@ -21,14 +21,14 @@ def units_sold(admin, product_id, owners):
     return total
 
 
-def test_100_concurrent_orders_for_25_units_sell_exactly_25(service, admin):
+def test_100_concurrent_orders_for_25_units_sell_exactly_25(orders_server, admin):
     stocked = 25
     p = admin.make_product(stock=stocked)
     buyers = [unique("buyer") for _ in range(10)]
     start = threading.Barrier(20)
 
     def buy(i):
-        client = client_for(service, buyers[i % len(buyers)])
+        client = client_for(orders_server, buyers[i % len(buyers)])
         if i < 20:
             start.wait(timeout=10)
         return client.post("/orders", {"items": [{"product_id": p["id"], "quantity": 1}]})
@@ -46,12 +46,12 @@ def test_100_concurrent_orders_for_25_units_sell_exactly_25(service, admin):
     assert units_sold(admin, p["id"], buyers) == stocked
 
 
-def test_invariant_holds_through_random_cancels_and_replacements(service, admin):
+def test_invariant_holds_through_random_cancels_and_replacements(orders_server, admin):
     stocked_a, stocked_b = 60, 40
     a = admin.make_product(stock=stocked_a)
     b = admin.make_product(stock=stocked_b)
     owners = [unique("mixer") for _ in range(6)]
-    clients = {o: client_for(service, o) for o in owners}
+    clients = {o: client_for(orders_server, o) for o in owners}
     orders = []
     for i in range(12):
         owner = owners[i % len(owners)]
@@ -74,7 +74,7 @@ def test_invariant_holds_through_random_cancels_and_replacements(service, admin)
 
     def run(step):
         owner, kind, order_id, items = step
-        client = client_for(service, owner)
+        client = client_for(orders_server, owner)
         if kind == "cancel":
             return client.post(f"/orders/{order_id}/cancel")
         if kind == "replace":
@@ -96,16 +96,16 @@ def test_invariant_holds_through_random_cancels_and_replacements(service, admin)
     assert units_sold(admin, b["id"], owners) + stock_b == stocked_b
 
 
-def test_pagination_walk_is_stable_while_others_insert(service, admin):
+def test_pagination_walk_is_stable_while_others_insert(orders_server, admin):
     p = admin.make_product(stock=100_000)
     owner = unique("pager")
-    client = client_for(service, owner)
+    client = client_for(orders_server, owner)
     existing = [client.make_order([{"product_id": p["id"], "quantity": 1}])["id"] for _ in range(30)]
     stop = threading.Event()
     inserted = []
 
     def insert():
-        writer = client_for(service, owner)
+        writer = client_for(orders_server, owner)
         while not stop.is_set() and len(inserted) < 200:
             inserted.append(writer.make_order([{"product_id": p["id"], "quantity": 1}])["id"])
 

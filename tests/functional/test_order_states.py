@@ -1,6 +1,6 @@
 """The full status state machine over HTTP: every action from every status, by every kind
 of caller, on both databases. The expected outcome of each cell is derived from the
-contract's text here, independently of the service's own table."""
+contract's text here, independently of the orders_server's own table."""
 
 import pytest
 

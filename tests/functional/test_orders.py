@@ -68,9 +68,9 @@ def test_unknown_product_is_a_business_error_naming_it(admin, alice):
     assert admin.product(known["id"])["stock"] == 3
 
 
-def test_user_id_equal_to_sub_is_ignored_and_numbers_compare_as_text(service, admin):
+def test_user_id_equal_to_sub_is_ignored_and_numbers_compare_as_text(orders_server, admin):
     p = admin.make_product()
-    numeric = client_for(service, str(100000 + int(unique("")[-6:], 16)))
+    numeric = client_for(orders_server, str(100000 + int(unique("")[-6:], 16)))
     order = numeric.make_order([{"product_id": p["id"], "quantity": 1}], user_id=int(numeric.sub))
     assert order["user_id"] == numeric.sub
     order = numeric.make_order([{"product_id": p["id"], "quantity": 1}], user_id=numeric.sub)
