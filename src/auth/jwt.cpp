@@ -307,10 +307,20 @@ struct hmac_context_cache {
     mac_ctx_ptr ctx;
 };
 
+// Each thread's public-key verification contexts: `prototype` is initialised once for the
+// verifier's key; every verification copies it into `work`, which OpenSSL's documentation
+// recommends over a fresh EVP_DigestVerifyInit (that one creates and sets up a key context).
+struct verify_context_cache {
+    std::uint64_t owner = 0;  // id of the verifier whose key `prototype` holds
+    std::unique_ptr<EVP_MD_CTX, md_ctx_free> prototype;
+    std::unique_ptr<EVP_MD_CTX, md_ctx_free> work;
+};
+
 // Mutable by design: each thread's own caches, and the source of verifier identities.
 // NOLINTBEGIN(cppcoreguidelines-avoid-non-const-global-variables)
 thread_local token_cache t_token_cache;
 thread_local hmac_context_cache t_hmac_context;
+thread_local verify_context_cache t_verify_context;
 std::atomic<std::uint64_t> g_next_verifier_id{1};
 // NOLINTEND(cppcoreguidelines-avoid-non-const-global-variables)
 
@@ -378,6 +388,9 @@ struct verifier::impl {
     explicit impl(jwt_options o);
     // This thread's HMAC context keyed with options.secret, ready for data; null on failure.
     EVP_MAC_CTX* thread_hmac_context() const;
+    // This thread's SHA-256 verification context for public_key, freshly initialised; null on
+    // failure.
+    EVP_MD_CTX* thread_verify_context() const;
     bool signature_is_valid(algorithm alg, std::string_view signing_input, std::string_view signature) const;
     result verify_uncached(std::string_view token, double now, validity_window& window) const;
 };
@@ -481,6 +494,23 @@ EVP_MAC_CTX* verifier::impl::thread_hmac_context() const {
     return cache.ctx.get();
 }
 
+EVP_MD_CTX* verifier::impl::thread_verify_context() const {
+    verify_context_cache& cache = t_verify_context;
+    if (cache.owner != id) {
+        cache.owner = 0;
+        cache.prototype.reset(EVP_MD_CTX_new());
+        cache.work.reset(EVP_MD_CTX_new());
+        if (!cache.prototype || !cache.work ||
+            EVP_DigestVerifyInit(cache.prototype.get(), nullptr, sha256.get(), nullptr, public_key.get()) !=
+                1) {
+            return nullptr;
+        }
+        cache.owner = id;
+    }
+    if (EVP_MD_CTX_copy_ex(cache.work.get(), cache.prototype.get()) != 1) return nullptr;
+    return cache.work.get();
+}
+
 bool verifier::impl::signature_is_valid(
     algorithm alg, std::string_view signing_input, std::string_view signature
 ) const {
@@ -501,11 +531,10 @@ bool verifier::impl::signature_is_valid(
         if (der.empty()) return false;
         signature = der;
     }
-    const std::unique_ptr<EVP_MD_CTX, md_ctx_free> ctx(EVP_MD_CTX_new());
-    if (!ctx) return false;
-    if (EVP_DigestVerifyInit(ctx.get(), nullptr, sha256.get(), nullptr, public_key.get()) != 1) return false;
+    EVP_MD_CTX* ctx = thread_verify_context();
+    if (ctx == nullptr) return false;
     return EVP_DigestVerify(
-               ctx.get(),
+               ctx,
                reinterpret_cast<const unsigned char*>(signature.data()),
                signature.size(),
                input,

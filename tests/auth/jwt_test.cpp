@@ -592,6 +592,22 @@ TEST_F(jwt_test, verifiers_with_different_secrets_alternate_on_one_thread) {
     }
 }
 
+TEST_F(jwt_test, verifiers_with_different_public_keys_alternate_on_one_thread) {
+    // Each thread keeps an initialised verification context per key; it must follow the key.
+    jwt_options first = public_key_options(algorithm::rs256, "rsa.pub");
+    first.cache_entries = 0;
+    jwt_options second = public_key_options(algorithm::rs256, "rsa2.pub");
+    second.cache_entries = 0;
+    const verifier a(first);
+    const verifier b(second);
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(expect_principal(a, token("rs256")).subject, "alice");
+        expect_refusal(b, token("rs256"), "Token signature is invalid");
+        EXPECT_EQ(expect_principal(b, token("rs256_other_key")).subject, "alice");
+        expect_refusal(a, token("rs256_other_key"), "Token signature is invalid");
+    }
+}
+
 TEST_F(jwt_test, works_with_the_cache_disabled) {
     jwt_options options = hs256_options();
     options.cache_entries = 0;
