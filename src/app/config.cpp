@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include "db/database_url.hpp"
 #include "db/options.hpp"
 
 namespace svc::app {
@@ -176,10 +177,91 @@ void add_auth_options(CLI::App& cli, auth_settings& auth, std::string& algorithm
         ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
 }
 
+// DATABASE_URL and the DB_* settings (docs/DATABASE.md). A malformed URL is refused here, in
+// one line without its password, like any other bad value (exit 2).
+void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>& durations) {
+    add_setting(
+        cli,
+        "--database-url",
+        "DATABASE_URL",
+        db.url,
+        "sqlite://PATH (relative to DATA_DIR) or postgresql://..."
+    )
+        ->check([](const std::string& value) -> std::string {
+            try {
+                db::parse_database_url(value, ".");
+                return {};
+            } catch (const db::url_error& e) {
+                return e.what();
+            }
+        });
+    add_setting(
+        cli, "--db-pool-size", "DB_POOL_SIZE", db.pool_size, "PostgreSQL connections kept (all loops)"
+    )
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+    add_setting(
+        cli,
+        "--db-max-overflow",
+        "DB_MAX_OVERFLOW",
+        db.max_overflow,
+        "Extra connections under load (all loops)"
+    )
+        ->check(CLI::Range(std::size_t{0}, std::size_t{10'000}));
+    std::int64_t recycle = db.pool_recycle.count();
+    cli.add_option_function<std::int64_t>(
+           "--db-pool-recycle",
+           [&db](std::int64_t seconds) { db.pool_recycle = std::chrono::seconds(seconds); },
+           "Seconds after which a connection is closed instead of reused"
+    )
+        ->envname("DB_POOL_RECYCLE")
+        ->default_str(std::to_string(recycle))
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{86'400} * 365));
+    durations.push_back(
+        {std::chrono::duration<double>(db.pool_timeout).count(),
+         &db.pool_timeout,
+         "--db-pool-timeout (DB_POOL_TIMEOUT)"}
+    );
+    cli.add_option(
+           "--db-pool-timeout",
+           durations.back().seconds,
+           "Seconds a request may wait for a database connection; then 503"
+    )
+        ->envname("DB_POOL_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 3600.0));
+    cli.add_option_function<std::int64_t>(
+           "--db-statement-timeout-ms",
+           [&db](std::int64_t ms) { db.statement_timeout = std::chrono::milliseconds(ms); },
+           "Server-side statement timeout in ms (0: none)"
+    )
+        ->envname("DB_STATEMENT_TIMEOUT_MS")
+        ->default_str("0")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{86'400'000}));
+    add_setting(
+        cli,
+        "--db-prepared-statements",
+        "DB_PREPARED_STATEMENTS",
+        db.prepared_statements,
+        "Named prepared statements (false for PgBouncer transaction pooling)"
+    );
+    add_setting(
+        cli,
+        "--db-sqlite-readers",
+        "DB_SQLITE_READERS",
+        db.sqlite_readers,
+        "SQLite reader threads (plus one writer)"
+    )
+        ->check(CLI::Range(std::size_t{0}, std::size_t{64}));
+    cli.add_flag(
+           "--migrate,!--no-migrate", db.migrate, "Apply pending schema migrations at start (default true)"
+    )
+        ->envname("MIGRATE");
+}
+
 }  // namespace
 
-std::string database_url(const config& /*cfg*/) {
-    return db::options{}.url;
+std::string database_url(const config& cfg) {
+    return cfg.db.url;
 }
 
 std::size_t default_thread_count() {
@@ -210,7 +292,10 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{366} * 24 * 3600));
     auto* openapi =
         cli.add_subcommand("openapi", "Print the OpenAPI 3.1 document (JSON) and exit; starts no server");
-    for (auto* sub : {serve, version, healthcheck, token, openapi}) sub->fallthrough();
+    auto* migrate = cli.add_subcommand(
+        "migrate", "Apply pending schema migrations to DATABASE_URL and exit (0: schema current)"
+    );
+    for (auto* sub : {serve, version, healthcheck, token, migrate, openapi}) sub->fallthrough();
 
     std::deque<seconds_setting> durations;
     std::string log_format = cfg.logging.format == obs::log_format::json ? "json" : "text";
@@ -222,6 +307,7 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     std::string jwt_algorithms = "HS256";
     std::int64_t jwt_leeway = cfg.auth.jwt.leeway.count();
     add_auth_options(cli, cfg.auth, jwt_algorithms, jwt_leeway);
+    add_db_options(cli, cfg.db, durations);
     // Other modules: add_<module>_options(cli, cfg.<module>) here.
 
     try {
@@ -245,6 +331,8 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     if (*healthcheck) result.command = command::healthcheck;
     if (*token) result.command = command::token;
     if (*openapi) result.command = command::openapi;
+    if (*migrate) result.command = command::migrate;
+    cfg.db.data_dir = cfg.data_dir;
     return {std::move(result), 0};
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app/auth_setup.hpp"
+#include "db/options.hpp"
 #include "http/server.hpp"
 #include "observability/logging.hpp"
 
@@ -21,10 +22,11 @@ struct config {
     std::string data_dir = ".";    // DATA_DIR: where the embedded SQLite database lives
     std::size_t threads = 0;       // THREADS: event loops; 0 is replaced by the number of cores
     app::auth_settings auth;       // JWT_* (docs/AUTH.md)
+    db::options db;                // DATABASE_URL, DB_*, MIGRATE/--no-migrate (docs/DATABASE.md)
     // Other modules add their options struct here (db, auth), wired in config.cpp.
 };
 
-enum class command { serve, version, healthcheck, token, openapi };
+enum class command { serve, version, healthcheck, token, openapi, migrate };
 
 struct invocation {
     app::command command = command::serve;
@@ -46,8 +48,7 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
 // The number of event loops to run by default: the number of cores (at least 1).
 std::size_t default_thread_count();
 
-// The DATABASE_URL in effect. Until the db module's settings are wired into `config`, the
-// db module's default (the embedded SQLite database); then `cfg.db.url`.
+// The DATABASE_URL in effect (`cfg.db.url`).
 std::string database_url(const config& cfg);
 
 }  // namespace svc::app

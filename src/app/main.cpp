@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
                 return svc::app::print_openapi(std::cout);
             case command::serve:
                 return svc::app::serve(run.config);
+            case command::migrate:
+                return svc::app::migrate(run.config);
             case command::token:
                 return svc::app::mint_token(
                     run.config.auth,

@@ -2,6 +2,8 @@
 
 #include <csignal>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
@@ -9,6 +11,10 @@
 #include "app/auth_setup.hpp"
 #include "app/openapi_command.hpp"
 #include "app/system_routes.hpp"
+#include "db/database.hpp"
+#include "db/error.hpp"
+#include "db/metrics.hpp"
+#include "db/migrations.hpp"
 #include "http/probe.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -31,7 +37,49 @@ void raise_open_file_limit() {
     }
 }
 
+// Migrates (or, with --no-migrate, checks) the schema. Throws db::error, db::migration_error.
+void prepare_schema(const db::options& options) {
+    const db::database_url url = db::parse_database_url(options.url, options.data_dir);
+    if (!options.migrate) {
+        db::require_current_schema(url);
+        return;
+    }
+    const db::migration_report report = db::migrate(url);
+    if (report.applied.empty()) {
+        spdlog::info("database {}: schema at version {}", url.redacted, report.to_version);
+    } else {
+        spdlog::info(
+            "database {}: migrated schema from version {} to {}",
+            url.redacted,
+            report.from_version,
+            report.to_version
+        );
+    }
+}
+
+// GET /ready's database part: nullopt when ready, else the reason (no internals).
+boost::asio::awaitable<std::optional<std::string>> database_readiness(db::database& database) {
+    const db::readiness r = co_await database.check_ready();
+    if (r.ready()) co_return std::nullopt;
+    co_return r.detail;
+}
+
 }  // namespace
+
+int migrate(const config& cfg) {
+    obs::init_logging(cfg.logging);
+    try {
+        db::options options = cfg.db;
+        options.migrate = true;
+        prepare_schema(options);
+        obs::flush_logs();
+        return 0;
+    } catch (const std::exception& e) {
+        spdlog::critical("migrate: {}", e.what());
+        obs::flush_logs();
+        return 1;
+    }
+}
 
 int serve(const config& cfg) {
     obs::init_logging(cfg.logging);
@@ -54,8 +102,19 @@ int serve(const config& cfg) {
         return 2;
     }
 
-    // 2. Database: open the pool and apply migrations here (db module); on failure log the
-    //    reason and return 1. Set state.readiness_check to the database probe.
+    // 2. Database: migrate (or check the schema with --no-migrate), open the pool or the
+    //    SQLite workers, register the db_* metrics; /ready then asks the database too.
+    std::unique_ptr<db::database> database;
+    try {
+        prepare_schema(cfg.db);
+        database = db::database::open(cfg.db, loops);
+        db::register_metrics(obs::default_registry(), *database);
+    } catch (const std::exception& e) {  // db::error, db::migration_error: one line, no secrets
+        spdlog::critical("database: {}", e.what());
+        obs::flush_logs();
+        return 1;
+    }
+    state.readiness_check = [db = database.get()] { return database_readiness(*db); };
 
     // 3. The route table: system routes, then the API routes (api module).
     //    make_route_table adds /openapi.json and /docs last, documenting the whole table.
@@ -88,7 +147,8 @@ int serve(const config& cfg) {
         );
         state.draining.store(true, std::memory_order_release);
         server.shutdown([&] {
-            // 5. Close the database pool here (db module), then stop the loops.
+            // 5. Close the database pool (idle connections now, busy ones as they return).
+            database->close();
             spdlog::info("shutdown complete");
             signals.cancel();
             loops.stop();

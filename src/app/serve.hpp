@@ -13,6 +13,10 @@ int serve(const config& cfg);
 // `healthcheck`: 0 iff GET /health on cfg.http.host:port answers 200 within 2 s, else 1.
 int healthcheck(const config& cfg);
 
+// `migrate`: applies pending migrations to DATABASE_URL (docs/DATABASE.md). 0 when the
+// schema is current afterwards, 1 when it cannot be (the reason is logged).
+int migrate(const config& cfg);
+
 // `version`: prints "orders-service <version>".
 int version();
 

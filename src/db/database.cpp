@@ -82,16 +82,15 @@ asio::awaitable<readiness> database::check_ready() {
         if (e.code() == errc::other) {
             r.reachable = true;  // it answered: schema_migrations is missing
         } else {
-            r.detail = e.code() == errc::shutting_down ? "the database pool is closed"
-                                                       : "the database is unreachable";
+            r.detail = e.code() == errc::shutting_down ? "Database pool closed" : "Database unreachable";
             co_return r;
         }
     }
     if (r.schema_version < r.expected_version) {
-        r.detail = "the database schema is behind (version " + std::to_string(r.schema_version) + " of " +
-                   std::to_string(r.expected_version) + ")";
+        r.detail = "Database schema behind: version " + std::to_string(r.schema_version) + " of " +
+                   std::to_string(r.expected_version);
     } else if (r.schema_version > r.expected_version) {
-        r.detail = "the database schema is newer than this binary";
+        r.detail = "Database schema newer than this binary";
     }
     co_return r;
 }

@@ -210,7 +210,7 @@ TEST(ReadinessUnreachable, PostgresDownIsNotReady) {
     test::run_on(loops, [&]() -> asio::awaitable<void> { r = co_await db->check_ready(); });
     EXPECT_FALSE(r.reachable);
     EXPECT_FALSE(r.ready());
-    EXPECT_EQ(r.detail, "the database is unreachable");
+    EXPECT_EQ(r.detail, "Database unreachable");
 }
 
 }  // namespace
