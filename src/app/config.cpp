@@ -174,7 +174,7 @@ void add_auth_options(CLI::App& cli, auth_settings& auth, std::string& algorithm
         auth.jwt.cache_entries,
         "Verified tokens remembered per event loop (0: off)"
     )
-        ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
+        ->check(CLI::Range(std::size_t{0}, std::size_t{100'000}));
 }
 
 // DATABASE_URL and the DB_* settings (docs/DATABASE.md). A malformed URL is refused here, in
