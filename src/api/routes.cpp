@@ -65,16 +65,33 @@ http::header_doc idempotency_key_header() {
     };
 }
 
+// Examples of the views, as the contract shows them.
+constexpr std::string_view k_order_example = R"({
+    "id": "01936f0e-7a4c-7c1e-9b2a-3f9d2c1e8a10", "user_id": "alice", "status": "pending", "currency": "USD",
+    "total_cents": 2598, "version": 1,
+    "items": [{"product_id": "p1", "quantity": 2, "unit_price_cents": 1299, "line_total_cents": 2598}],
+    "created_at": "2026-11-24T15:00:00.123456Z", "updated_at": "2026-11-24T15:00:00.123456Z"})";
+constexpr std::string_view k_product_example = R"({
+    "id": "p1", "name": "Coffee beans 1kg", "price_cents": 1299, "stock": 40,
+    "created_at": "2026-11-24T15:00:00.123456Z", "updated_at": "2026-11-24T15:00:00.123456Z"})";
+
 http::response_doc order_ok() {
     return {
         .status = 200,
         .description = "The order",
         .body = &openapi::schema_of<order_view>,
-        .headers = {"ETag"}};
+        .headers = {"ETag"},
+        .example = std::string(k_order_example),
+    };
 }
 
 http::response_doc product_ok() {
-    return {.status = 200, .description = "The product", .body = &openapi::schema_of<product_view>};
+    return {
+        .status = 200,
+        .description = "The product",
+        .body = &openapi::schema_of<product_view>,
+        .example = std::string(k_product_example),
+    };
 }
 
 http::response_doc business_error(std::string when) {
@@ -126,7 +143,8 @@ std::vector<http::route> table_of(const std::function<http::handler(endpoint)>& 
              {.status = 201,
               .description = "Created",
               .body = &schema_of<product_view>,
-              .headers = {"Location"}},
+              .headers = {"Location"},
+              .example = std::string(k_product_example)},
              {.status = 409, .description = "A product with this id exists"},
          }});
     add(method::get,
@@ -167,7 +185,8 @@ std::vector<http::route> table_of(const std::function<http::handler(endpoint)>& 
               .description =
                   "Created (or, with `Idempotent-Replayed: true`, the stored answer of the first request)",
               .body = &schema_of<order_view>,
-              .headers = {"Location", "ETag", "Idempotent-Replayed"}},
+              .headers = {"Location", "ETag", "Idempotent-Replayed"},
+              .example = std::string(k_order_example)},
              {.status = 400,
               .description =
                   "`business_error` (insufficient stock, unknown product), or `bad_request` (malformed "

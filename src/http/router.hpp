@@ -70,6 +70,7 @@ struct response_doc {
     schema_fn body = nullptr;            // null: the error body for status >= 400, else none
     std::vector<std::string> headers{};  // response headers by name: "Location", "ETag", ...
     std::string content_type{};          // empty: application/json (when there is a body)
+    std::string example{};               // a JSON text example of the body, optional
 };
 
 struct route_doc {

@@ -423,6 +423,14 @@ bool reads_header(const http::route& r, std::string_view name) {
     });
 }
 
+// An example written as JSON text in a route_doc; throws std::invalid_argument naming `what`.
+json::value parse_example(std::string_view text, std::string_view what) {
+    boost::system::error_code ec;
+    auto example = json::parse(text, ec);
+    if (ec) throw std::invalid_argument("the example of " + std::string(what) + " is not JSON");
+    return example;
+}
+
 json::object explicit_response(const http::response_doc& d, json::object& schemas) {
     json::object out{
         {"description",
@@ -431,7 +439,9 @@ json::object explicit_response(const http::response_doc& d, json::object& schema
     };
     const std::string content_type = d.content_type.empty() ? "application/json" : d.content_type;
     if (d.body != nullptr) {
-        out["content"] = json::object{{content_type, json::object{{"schema", d.body(schemas)}}}};
+        json::object media{{"schema", d.body(schemas)}};
+        if (!d.example.empty()) media["example"] = parse_example(d.example, "a response example");
+        out["content"] = json::object{{content_type, std::move(media)}};
     } else if (d.status >= 400) {
         out["content"] = error_content(d.status, d.description.empty() ? "Request failed" : d.description);
     } else if (!d.content_type.empty()) {
@@ -477,12 +487,7 @@ json::object operation_of(const http::route& r, json::object& schemas) {
     if (auto params = parameters_of(r, schemas); !params.empty()) op["parameters"] = std::move(params);
     if (d.request_body != nullptr) {
         json::object media{{"schema", d.request_body(schemas)}};
-        if (!d.request_example.empty()) {
-            boost::system::error_code ec;
-            auto example = json::parse(d.request_example, ec);
-            if (ec) throw std::invalid_argument("request_example of " + d.operation_id + " is not JSON");
-            media["example"] = std::move(example);
-        }
+        if (!d.request_example.empty()) media["example"] = parse_example(d.request_example, d.operation_id);
         op["requestBody"] =
             json::object{{"required", true}, {"content", json::object{{"application/json", media}}}};
     }

@@ -36,7 +36,7 @@ document_info service_info();
 // table order. Pure; call it once at start-up and keep the result.
 // Throws std::invalid_argument when the table cannot be documented truthfully: an empty or
 // duplicate operation_id, two routes with one method and path, a response header name the
-// generator does not know, a request_example that is not JSON, or a query/path schema that
+// generator does not know, an example that is not JSON, or a query/path schema that
 // is not an object.
 boost::json::object build_document(std::span<const http::route> routes, const document_info& info);
 

@@ -75,7 +75,11 @@ std::vector<http::route> sample_routes() {
          {.summary = "Liveness",
           .operation_id = "getHealth",
           .tag = "system",
-          .responses = {{.status = 200, .description = "Alive", .body = &schema_of<thing>}}}}
+          .responses =
+              {{.status = 200,
+                .description = "Alive",
+                .body = &schema_of<thing>,
+                .example = R"({"id": "t1"})"}}}}
     );
     routes.push_back(
         {http::method::get,
@@ -154,6 +158,21 @@ TEST(BuildDocument, ExplicitResponsesWinOverDerivedOnes) {
     const auto& ok = doc.at("paths").at("/things/{id}").at("patch").at("responses").at("200");
     EXPECT_EQ(ok.at("headers"), bj::parse(R"({"X-Request-ID": {"$ref": "#/components/headers/XRequestID"},
                                             "ETag": {"$ref": "#/components/headers/ETag"}})"));
+}
+
+TEST(BuildDocument, ResponseExamplesAreJson) {
+    const auto doc = build_document(sample_routes(), service_info());
+    EXPECT_EQ(
+        doc.at("paths")
+            .at("/health")
+            .at("get")
+            .at("responses")
+            .at("200")
+            .at("content")
+            .at("application/json")
+            .at("example"),
+        bj::parse(R"({"id": "t1"})")
+    );
 }
 
 TEST(BuildDocument, SecurityFollowsAccess) {
@@ -256,6 +275,10 @@ TEST(BuildDocument, RefusesATableItCannotDocumentTruthfully) {
     auto bad_example = sample_routes();
     bad_example[2].doc.request_example = "{items: 1}";
     EXPECT_THROW(build_document(bad_example, service_info()), std::invalid_argument);
+
+    auto bad_response_example = sample_routes();
+    bad_response_example[0].doc.responses[0].example = "{\"id\": }";
+    EXPECT_THROW(build_document(bad_response_example, service_info()), std::invalid_argument);
 
     auto same_route = sample_routes();
     same_route.push_back(same_route[1]);
