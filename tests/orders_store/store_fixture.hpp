@@ -119,7 +119,8 @@ public:
     // A duplicate that finds the key claimed by a running transaction is told so at once.
     static constexpr bool k_reports_in_flight = true;
 
-    postgres_backend() {
+    // `pool_size` connections (process total over the 2 loops), plus a third of that in overflow.
+    explicit postgres_backend(std::size_t pool_size = 8) {
         const char* base = std::getenv("TEST_DATABASE_URL");
         if (base == nullptr || *base == '\0') return;
         base_url_ = base;
@@ -129,8 +130,8 @@ public:
                "options=-csearch_path%3D" + schema_;
         db::migrate(parse_database_url(url_));
         pg::pool_options options;
-        options.pool_size = 8;
-        options.max_overflow = 4;
+        options.pool_size = pool_size;
+        options.max_overflow = pool_size / 3;
         pool_ = std::make_unique<pg::pool>(runner_.loops(), url_, redact_url(url_), options);
         store_ = std::make_unique<pg_order_store>(*pool_);
         checks_ = std::make_unique<pg_connection>(url_);
