@@ -1,7 +1,12 @@
 #include "db/database.hpp"
 
 #include <stdexcept>
+#include <variant>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
 #include "db/error.hpp"
@@ -30,6 +35,7 @@ database::~database() = default;
 std::unique_ptr<database> database::open(const options& opts, runtime::event_loops& loops) {
     auto url = parse_database_url(opts.url, opts.data_dir);
     std::unique_ptr<database> db(new database(url));
+    db->readiness_timeout_ = opts.pool_timeout;
     if (url.backend == backend::postgresql) {
         db->pool_ = std::make_unique<pg::pool>(loops, url.conninfo, url.redacted, make_pool_options(opts));
     } else {
@@ -59,33 +65,60 @@ void database::close() {
     if (pool_) pool_->close();
 }
 
-asio::awaitable<readiness> database::check_ready() {
-    readiness r;
-    r.expected_version = latest_version(backend());
-    constexpr std::string_view k_version_sql =
-        "SELECT coalesce(max(version), 0)::int8 FROM schema_migrations";
+asio::awaitable<database::probe_result> database::probe_schema_version() {
+    // Never throws: awaitable_operators' `||` waits for the first *successful* operand, so a
+    // failure has to be a value for the race against the timer to end at once.
+    probe_result out;
     try {
         if (pool_) {
             auto lease = co_await pool_->acquire();
-            auto rows = co_await lease.execute(k_version_sql);
-            r.schema_version = static_cast<int>(rows[0].int64(0));
+            auto rows =
+                co_await lease.execute("SELECT coalesce(max(version), 0)::int8 FROM schema_migrations");
+            out.version = static_cast<int>(rows[0].int64(0));
         } else {
-            r.schema_version = co_await sqlite_->read([](sqlite::connection& c) {
+            out.version = co_await sqlite_->read([](sqlite::connection& c) {
                 auto s = c.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations");
                 s.step();
                 return static_cast<int>(s.column_int64(0));
             });
         }
-        r.reachable = true;
     } catch (const db::error& e) {
         spdlog::debug("readiness check: {}", e.what());
-        if (e.code() == errc::other) {
-            r.reachable = true;  // it answered: schema_migrations is missing
-        } else {
-            r.detail = e.code() == errc::shutting_down ? "Database pool closed" : "Database unreachable";
-            co_return r;
+        out.failure = e.code();
+    }
+    co_return out;
+}
+
+asio::awaitable<readiness> database::check_ready() {
+    using namespace asio::experimental::awaitable_operators;
+    readiness r;
+    r.expected_version = latest_version(backend());
+    // A database that accepts connections but does not answer (locks, overload) must not
+    // hang the probe: the check gives up after the pool timeout.
+    asio::steady_timer give_up(co_await asio::this_coro::executor, readiness_timeout_);
+    auto outcome = co_await (probe_schema_version() || give_up.async_wait(asio::use_awaitable));
+    if (outcome.index() == 1) {
+        r.detail = "Database not answering";
+        co_return r;
+    }
+    const probe_result probe = std::get<0>(outcome);
+    if (probe.failure) {
+        switch (*probe.failure) {
+            case errc::other:
+                break;  // it answered: schema_migrations is missing (version 0)
+            case errc::shutting_down:
+                r.detail = "Database pool closed";
+                co_return r;
+            case errc::pool_timeout:
+                r.detail = "Database pool exhausted";
+                co_return r;
+            default:
+                r.detail = "Database unreachable";
+                co_return r;
         }
     }
+    r.reachable = true;
+    r.schema_version = probe.version;
     if (r.schema_version < r.expected_version) {
         r.detail = "Database schema behind: version " + std::to_string(r.schema_version) + " of " +
                    std::to_string(r.expected_version);

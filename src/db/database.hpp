@@ -3,12 +3,15 @@
 // chosen by DATABASE_URL, plus the readiness check behind GET /ready. Store implementations
 // (src/db/orders) take the concrete backend from here.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "db/database_url.hpp"
+#include "db/error.hpp"
 #include "db/options.hpp"
 #include "db/pg/pool.hpp"
 #include "db/sqlite/database.hpp"
@@ -47,8 +50,8 @@ public:
     pg::pool& postgres();
     sqlite::database& sqlite();
 
-    // One round trip reading schema_migrations' version, bounded by the pool timeout. Never
-    // throws; call on an event loop.
+    // One round trip reading schema_migrations' version; gives up after the pool timeout
+    // (DB_POOL_TIMEOUT). Never throws; call on an event loop.
     boost::asio::awaitable<readiness> check_ready();
 
     // Stops new PostgreSQL checkouts and closes idle connections (see pg::pool::close()).
@@ -56,7 +59,14 @@ public:
 
 private:
     explicit database(database_url url);
+    struct probe_result {
+        int version = 0;
+        std::optional<errc> failure;
+    };
+    boost::asio::awaitable<probe_result> probe_schema_version();
+
     database_url url_;
+    std::chrono::milliseconds readiness_timeout_{5000};  // check_ready() gives up after this
     std::unique_ptr<pg::pool> pool_;
     std::unique_ptr<sqlite::database> sqlite_;
 };

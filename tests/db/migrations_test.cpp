@@ -215,3 +215,36 @@ TEST(ReadinessUnreachable, PostgresDownIsNotReady) {
 
 }  // namespace
 }  // namespace svc::db
+
+namespace svc::db {
+namespace {
+// A database that accepts the connection but does not answer (here: a lock held by another
+// session) must not hang /ready: check_ready() gives up after the pool timeout.
+TEST(ReadinessSlow, LockedSchemaTableGivesUpAfterThePoolTimeout) {
+    test::pg_schema schema;
+    SKIP_WITHOUT_POSTGRES(schema);
+    migrate(schema.parsed());
+    test::pg_admin locker(schema.url());
+    locker.exec("BEGIN");
+    locker.exec("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE");
+    runtime::event_loops loops(1);
+    options opts;
+    opts.url = schema.url();
+    opts.pool_timeout = std::chrono::milliseconds(500);
+    auto db = database::open(opts, loops);
+    readiness r;
+    const auto started = std::chrono::steady_clock::now();
+    test::run_on(loops, [&]() -> asio::awaitable<void> { r = co_await db->check_ready(); });
+    const auto waited = std::chrono::steady_clock::now() - started;
+    locker.exec("ROLLBACK");
+    EXPECT_FALSE(r.ready());
+    EXPECT_EQ(r.detail, "Database not answering");
+    EXPECT_GE(waited, std::chrono::milliseconds(450));
+    EXPECT_LT(waited, std::chrono::milliseconds(2000));
+    // Once the lock is gone the same database is ready again (the cancelled connection was
+    // dropped, a new one is opened).
+    test::run_on(loops, [&]() -> asio::awaitable<void> { r = co_await db->check_ready(); });
+    EXPECT_TRUE(r.ready()) << r.detail;
+}
+}  // namespace
+}  // namespace svc::db

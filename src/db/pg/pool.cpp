@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -238,6 +239,11 @@ asio::awaitable<lease> slice::acquire() {
             auto conn = co_await open_connection();
             observe_wait();
             co_return lease(this, std::move(conn));
+        }
+        // Cancelled by the caller (e.g. a race against its own deadline): stop waiting.
+        if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+            observe_wait();
+            throw db::error(errc::pool_timeout, "the checkout was cancelled");
         }
         // Loop: re-checks closed_, the deadline, and anything freed meanwhile.
     }
