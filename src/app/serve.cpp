@@ -5,9 +5,13 @@
 #include <memory>
 #include <optional>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/metrics.hpp"
+#include "api/routes.hpp"
 #include "app/auth_setup.hpp"
 #include "app/openapi_command.hpp"
 #include "app/system_routes.hpp"
@@ -15,12 +19,14 @@
 #include "db/error.hpp"
 #include "db/metrics.hpp"
 #include "db/migrations.hpp"
+#include "db/orders/order_stores.hpp"
 #include "http/probe.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 #include "observability/process_metrics.hpp"
+#include "orders/service.hpp"
 #include "runtime/event_loops.hpp"
 #include <sys/resource.h>
 
@@ -118,8 +124,17 @@ int serve(const config& cfg) {
 
     // 3. The route table: system routes, then the API routes (api module).
     //    make_route_table adds /openapi.json and /docs last, documenting the whole table.
-    //    Pass api::routes(service) here once the service is wired.
-    const http::router router(make_route_table(state, {}).routes);
+    //    The orders service (stateless, shared by every loop) runs over the store of the
+    //    configured backend; expired Idempotency-Keys are purged from loop 0.
+    const std::unique_ptr<orders::order_store> store = db::make_order_store(*database);
+    api::domain_metrics domain_metrics(obs::default_registry());
+    orders::service orders_service(*store, &domain_metrics);
+    boost::asio::co_spawn(
+        loops.context(0),
+        db::purge_idempotency_keys_periodically(*store, db::idempotency_purge_options{}),
+        boost::asio::detached
+    );
+    const http::router router(make_route_table(state, api::routes(orders_service)).routes);
 
     // 4. Listen.
     http::server server(loops, router, std::move(authenticate), cfg.http);
