@@ -1,0 +1,319 @@
+"""Database faults seen through HTTP, against the real binary and a real PostgreSQL.
+
+The PostgreSQL tests use a cluster of their own (scripts/testdb, started by the module
+fixture) because they stop and restart it. Load is plain HTTP from threads; the database
+request under load is GET /ready (one round trip through the pool on every call).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import harness
+
+REPO = Path(__file__).resolve().parents[2]
+TESTDB = REPO / "scripts" / "testdb"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def run_binary(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 30):
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(harness.binary_path()), *args],
+        env=full_env,
+        cwd=str(cwd) if cwd else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# ---- start-up and the schema (SQLite default) ----
+
+
+def test_ready_and_db_metrics_on_the_default_sqlite(service_factory):
+    svc = service_factory()
+    r = requests.get(svc.url("/ready"), timeout=5)
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready"}
+    metrics = requests.get(svc.url("/metrics"), timeout=5).text
+    for series in (
+        'db_pool_connections{state="idle"}',
+        'db_pool_connections{state="busy"}',
+        "db_pool_wait_seconds_count",
+        "db_query_duration_seconds_count",
+    ):
+        assert series in metrics
+    assert (svc.data_dir / "orders.db").is_file()
+
+
+def test_malformed_database_url_exits_2_in_one_line_without_the_password(tmp_path):
+    result = run_binary("serve", env={"DATABASE_URL": "postgresql://app:hunter2@db:notaport/orders"}, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "DATABASE_URL" in lines[0]
+
+
+def test_no_migrate_refuses_a_fresh_database_then_migrate_command_fixes_it(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "PORT": str(harness.free_port()), "HOST": "127.0.0.1"}
+    refused = run_binary("serve", "--no-migrate", env=env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "orders-service migrate" in refused.stdout + refused.stderr
+
+    migrated = run_binary("migrate", env=env, cwd=tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    again = run_binary("migrate", env=env, cwd=tmp_path)
+    assert again.returncode == 0
+    assert "schema at version 1" in again.stdout + again.stderr
+    versions = sqlite3.connect(tmp_path / "orders.db").execute("SELECT version FROM schema_migrations").fetchall()
+    assert versions == [(1,)]
+
+
+def test_no_migrate_starts_on_a_current_schema(service_factory, tmp_path):
+    first = service_factory()
+    first.stop()
+    svc = service_factory(env={"DATA_DIR": str(first.data_dir)}, args=("--no-migrate",))
+    assert requests.get(svc.url("/ready"), timeout=5).status_code == 200
+
+
+def test_schema_newer_than_the_binary_refuses_to_start(tmp_path):
+    env = {"DATA_DIR": str(tmp_path), "PORT": str(harness.free_port()), "HOST": "127.0.0.1"}
+    assert run_binary("migrate", env=env, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "orders.db") as db:
+        db.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
+    result = run_binary("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "newer" in result.stdout + result.stderr
+
+
+# ---- PostgreSQL faults ----
+
+
+class Cluster:
+    """A throwaway PostgreSQL of this module's own (scripts/testdb), restartable."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.url = subprocess.run(
+            [str(TESTDB), "start", str(directory)], check=True, capture_output=True, text=True, timeout=120
+        ).stdout.strip()
+
+    def _pg_ctl(self, *args: str) -> None:
+        command = [str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "-w", "-t", "30", "stop")
+
+    def start(self) -> None:
+        self._pg_ctl("-l", str(self.directory / "server.log"), "-w", "-t", "60", "start")
+
+    def restart(self) -> None:
+        self._pg_ctl("-m", "fast", "-l", str(self.directory / "server.log"), "-w", "-t", "60", "restart")
+
+    def sql(self, statement: str) -> str:
+        return subprocess.run(
+            ["psql", self.url, "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c", statement],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+
+    def destroy(self) -> None:
+        subprocess.run([str(TESTDB), "stop", str(self.directory)], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL 15 is not installed (scripts/bootstrap)")
+    # Under /tmp and world-searchable: the server runs as `postgres` when we are root.
+    directory = Path(tempfile.mkdtemp(prefix="orders-pg-faults."))
+    os.chmod(directory, 0o755)
+    c = Cluster(directory / "pg")
+    try:
+        yield c
+    finally:
+        c.destroy()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def pg_env(cluster: Cluster, **extra) -> dict:
+    env = {"DATABASE_URL": cluster.url, "JWT_SECRET": "functional-test-secret-0123456789abcdef"}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Load:
+    """Threads sending GET `path` as fast as they can; records (time, status or error)."""
+
+    def __init__(self, url: str, threads: int = 8):
+        self.url = url
+        self.results: list[tuple[float, object]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        session = requests.Session()
+        while not self._stop.is_set():
+            try:
+                outcome: object = session.get(self.url, timeout=10).status_code
+            except requests.RequestException as e:
+                outcome = type(e).__name__
+            with self._lock:
+                self.results.append((time.monotonic(), outcome))
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+
+    def after(self, moment: float) -> list[object]:
+        with self._lock:
+            return [o for t, o in self.results if t >= moment]
+
+
+def wait_until_ready(svc, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(svc.url("/ready"), timeout=5).status_code == 200:
+                return time.monotonic()
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not ready again within {timeout} s")
+
+
+def test_slow_database_does_not_delay_health(cluster, service_factory):
+    svc = service_factory(env=pg_env(cluster, DB_POOL_TIMEOUT=3))
+    assert requests.get(svc.url("/ready"), timeout=5).status_code == 200
+    # Another session holds a lock the readiness query needs, inside a pg_sleep: every
+    # /ready now waits on the database.
+    locker = subprocess.Popen(
+        [
+            "psql", cluster.url, "-X", "-q", "-c",
+            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        with Load(svc.url("/ready"), threads=6):
+            time.sleep(0.3)
+            latencies = []
+            for _ in range(20):
+                started = time.monotonic()
+                r = requests.get(svc.url("/health"), timeout=5)
+                latencies.append(time.monotonic() - started)
+                assert r.status_code == 200
+            slow = requests.get(svc.url("/ready"), timeout=10)
+        assert max(latencies) < 0.5, latencies
+        assert slow.status_code == 503
+        assert slow.json()["type"] == "unavailable"
+        assert "Retry-After" in slow.headers
+    finally:
+        locker.wait(timeout=30)
+    wait_until_ready(svc, 10)
+
+
+def test_terminated_backends_give_503s_then_recover_without_restart(cluster, service_factory):
+    svc = service_factory(env=pg_env(cluster, DB_POOL_TIMEOUT=2))
+    wait_until_ready(svc, 10)
+    with Load(svc.url("/ready")) as load:
+        time.sleep(1.0)
+        killed_at = time.monotonic()
+        killed = cluster.sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'orders-service' AND pid <> pg_backend_pid()"
+        )
+        assert int(killed) >= 1
+        time.sleep(2.0)
+        recovered_by = time.monotonic()
+    outcomes = load.after(killed_at)
+    assert outcomes, "no requests during the test"
+    assert set(outcomes) <= {200, 503}, set(outcomes)
+    late = [o for t, o in load.results if t >= recovered_by - 1.0]
+    assert late and all(o == 200 for o in late), late[-20:]
+    assert svc.running()
+
+
+def test_postgres_restart_under_load_gives_503s_then_full_recovery(cluster, service_factory):
+    svc = service_factory(env=pg_env(cluster, DB_POOL_TIMEOUT=2))
+    wait_until_ready(svc, 10)
+    with Load(svc.url("/ready")) as load:
+        time.sleep(1.0)
+        stopped_at = time.monotonic()
+        cluster.stop()
+        time.sleep(1.5)
+        during = load.after(stopped_at + 0.5)
+        health = requests.get(svc.url("/health"), timeout=5)
+        cluster.start()
+        ready_at = wait_until_ready(svc, 15)
+        time.sleep(1.0)
+        after = load.after(ready_at + 0.5)
+    assert health.status_code == 200
+    assert during and set(during) == {503}, set(during)
+    assert after and all(o == 200 for o in after), after[-20:]
+    assert svc.running()
+    # Restart (stop + start in one go) under load: the same, without restarting the service.
+    with Load(svc.url("/ready")) as load:
+        time.sleep(0.5)
+        started = time.monotonic()
+        cluster.restart()
+        wait_until_ready(svc, 15)
+        time.sleep(1.0)
+        outcomes = load.after(started)
+    assert set(outcomes) <= {200, 503}, set(outcomes)
+    assert outcomes[-1] == 200
+
+
+def test_exhausted_pool_answers_503_after_the_pool_timeout(cluster, service_factory):
+    svc = service_factory(env=pg_env(cluster, THREADS=1, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=1))
+    wait_until_ready(svc, 10)
+    # Hold the only connection: a /ready blocked on a lock keeps its lease until it gives up.
+    locker = subprocess.Popen(
+        [
+            "psql", cluster.url, "-X", "-q", "-c",
+            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        holder = threading.Thread(target=lambda: requests.get(svc.url("/ready"), timeout=10), daemon=True)
+        holder.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        r = requests.get(svc.url("/ready"), timeout=10)
+        waited = time.monotonic() - started
+        holder.join(timeout=10)
+    finally:
+        locker.wait(timeout=30)
+    assert r.status_code == 503
+    assert "Retry-After" in r.headers
+    assert 0.5 <= waited < 3.0, waited
+    wait_until_ready(svc, 10)
