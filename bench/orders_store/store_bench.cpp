@@ -1,7 +1,7 @@
 // Throughput of the order stores themselves — no HTTP — on the benchmark's data shape
 // (shared/bench/seed-data: p1..p100 with ample stock, 2000 orders of 1-3 items over
-// user1..user50). Each iteration runs k_concurrency operations at once over 2 event loops,
-// like wrk's 64 connections; items/s is operations per second.
+// user1..user50). Each iteration runs k_concurrency workers at once over 2 event loops (like
+// wrk's 64 connections), each making k_ops_per_worker calls; items/s is calls per second.
 //   BENCH_DATABASE_URL (or TEST_DATABASE_URL): PostgreSQL; the PostgreSQL cases skip without it.
 //   build/<you>/bench/orders_store/orders_store_bench --benchmark_min_time=3
 #include <cstdlib>
@@ -24,6 +24,7 @@ namespace asio = boost::asio;
 using namespace svc::orders;
 
 constexpr int k_concurrency = 64;
+constexpr int k_ops_per_worker = 20;
 constexpr int k_seeded_orders = 2000;
 
 template <typename Backend>
@@ -37,7 +38,9 @@ template <typename Backend>
 std::unique_ptr<Backend> make_backend() {
     if constexpr (std::is_same_v<Backend, postgres_backend>) {
         if (const char* url = std::getenv("BENCH_DATABASE_URL")) setenv("TEST_DATABASE_URL", url, 1);
-        return std::make_unique<Backend>(20);
+        return std::make_unique<Backend>(
+            std::getenv("BENCH_POOL_SIZE") ? std::stoul(std::getenv("BENCH_POOL_SIZE")) : 20
+        );
     } else {
         return std::make_unique<Backend>();
     }
@@ -102,13 +105,23 @@ void run_batches(benchmark::State& state, Op make_op) {
         return;
     }
     std::mt19937 random(42);
+    using op = std::function<asio::awaitable<void>()>;
     for (auto _ : state) {
-        std::vector<std::function<asio::awaitable<void>()>> tasks;
-        tasks.reserve(k_concurrency);
-        for (int i = 0; i < k_concurrency; ++i) tasks.push_back(make_op(s, random));
-        s.backend->runner().run_all(std::move(tasks));
+        // k_concurrency workers, each running k_ops_per_worker calls back to back: a steady
+        // load like wrk's keep-alive connections (one batch of single calls would mostly
+        // measure the pool opening and closing its overflow connections).
+        std::vector<op> workers;
+        workers.reserve(k_concurrency);
+        for (int w = 0; w < k_concurrency; ++w) {
+            std::vector<op> ops;
+            for (int i = 0; i < k_ops_per_worker; ++i) ops.push_back(make_op(s, random));
+            workers.push_back([ops = std::move(ops)]() -> asio::awaitable<void> {
+                for (const auto& call : ops) co_await call();
+            });
+        }
+        s.backend->runner().run_all(std::move(workers));
     }
-    state.SetItemsProcessed(state.iterations() * k_concurrency);
+    state.SetItemsProcessed(state.iterations() * k_concurrency * k_ops_per_worker);
 }
 
 template <typename Backend>
@@ -149,6 +162,30 @@ void list_orders(benchmark::State& state) {
     });
 }
 
+// One caller, back to back: the latency of one store call (a round trip plus decoding).
+template <typename Backend>
+void get_order_sequential(benchmark::State& state) {
+    auto& s = data<Backend>();
+    if (!s.backend->available()) {
+        state.SkipWithError("BENCH_DATABASE_URL / TEST_DATABASE_URL is not set");
+        return;
+    }
+    constexpr int k_calls = 200;
+    auto* store = &s.backend->store();
+    const auto* ids = &s.order_ids;
+    for (auto _ : state) {
+        s.backend->runner().run([store, ids]() -> asio::awaitable<void> {
+            for (int i = 0; i < k_calls; ++i) {
+                auto found = co_await store->get_order((*ids)[static_cast<std::size_t>(i) % ids->size()]);
+                if (!found) throw std::runtime_error("order not found");
+            }
+        });
+    }
+    state.SetItemsProcessed(state.iterations() * k_calls);
+}
+
+BENCHMARK(get_order_sequential<postgres_backend>)->Name("postgresql/get_order_sequential")->UseRealTime();
+BENCHMARK(get_order_sequential<sqlite_backend>)->Name("sqlite/get_order_sequential")->UseRealTime();
 BENCHMARK(create_order<postgres_backend>)->Name("postgresql/create_order")->UseRealTime();
 BENCHMARK(get_order<postgres_backend>)->Name("postgresql/get_order")->UseRealTime();
 BENCHMARK(list_orders<postgres_backend>)->Name("postgresql/list_orders")->UseRealTime();
