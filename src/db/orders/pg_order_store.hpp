@@ -1,26 +1,29 @@
 #pragma once
 // orders::order_store on PostgreSQL (see orders/store.hpp for the contract every method keeps).
 //
-// Round trips (docs/DATABASE.md, "Order store"): every method is ONE statement in ONE round
-// trip, except create_order with an Idempotency-Key (two: claim + create, then store the
-// rendered body + COMMIT) and the rare retries below.
+// Round trips (docs/ORDER_STORES.md): every method is ONE pipeline, i.e. one network round
+// trip, except create_order with an Idempotency-Key (two: BEGIN + claim + lock + create, then
+// store the rendered body + COMMIT) and the rare retries below.
 //
 // How correctness under concurrency is obtained, in one place:
-// - create_order is a single statement of data-modifying CTEs: it locks the requested
-//   products in id order (FOR NO KEY UPDATE), decides from the locked (latest) rows whether
-//   every item can be served, and only then decrements the stock and inserts the order and
-//   its items. Nothing is written on a refusal, so no savepoint is needed.
+// - Lock first, decide next: every writing operation locks what it will change in a first
+//   statement — the order row, then products in ascending id order, FOR NO KEY UPDATE — and
+//   works in the next statement of the same pipeline. In READ COMMITTED that statement's
+//   snapshot is taken after the locks, so plain reads see the rows as they now are. (Locking
+//   inside the working statement, in a FOR UPDATE CTE, is not enough: such a CTE runs lazily,
+//   and the stock test caught verdicts taken on stale rows.)
+// - create_order's working statement decides from the current rows whether every item can be
+//   served and only then decrements the stock and inserts the order and its items; a refusal
+//   writes nothing, so no savepoint is needed.
 // - Idempotency-Key: the claim is a row in idempotency_keys inserted INSIDE the order's
 //   transaction (a crash or rollback removes it with the order), plus a transaction-scoped
 //   advisory lock on hash(caller, key) taken with pg_try_advisory_xact_lock: a duplicate that
 //   finds the lock held answers "in flight" at once instead of waiting on the unique index.
-// - Order changes (replace_items, transition) lock the order row in a first statement and
-//   do the work in a second one of the same pipelined transaction: in READ COMMITTED the
-//   second statement's snapshot is taken after the lock, so it sees the order's current
-//   items (a single statement would read them from a snapshot older than its lock wait).
+//   Any failure before COMMIT sends ROLLBACK at once (nothing lingers on a pooled connection).
 // - Lock order, everywhere: an order row before products, products by ascending id. No
 //   transaction holding a product lock ever waits for an order row: no deadlock cycle.
-//   Deadlocks and serialization failures are retried anyway (k_max_attempts).
+//   Deadlocks and serialization failures are retried anyway (k_max_attempts), then reported
+//   as orders::unavailable, like every infrastructure failure (db::error::is_unavailable()).
 //
 // Threading: methods run on the calling event loop and use that loop's pool slice; the
 // store itself holds no mutable state besides an atomic statement counter.
