@@ -13,6 +13,8 @@ struct docs_asset {
     std::string_view content_type;  // e.g. "text/javascript; charset=utf-8"
     std::string_view body;          // the file's bytes, exactly as installed by npm
     std::string_view etag;          // strong validator, quoted: "\"<sha-256 prefix>\""
+    std::string_view gzip_body;     // the same file gzip-compressed, or empty (small/binary files)
+    std::string_view gzip_etag;     // the gzip representation's own strong validator
 };
 
 // Every embedded file, in a fixed order. Static storage: the views stay valid for the whole

@@ -1,9 +1,13 @@
 #include "openapi/docs_routes.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
@@ -34,7 +38,34 @@ struct static_reply {
     std::string_view etag;
     std::string_view cache_control;
     bool is_page = false;
+    std::string_view gzip_body{};  // a gzip representation, served when the client accepts it
+    std::string_view gzip_etag{};
 };
+
+// True when Accept-Encoding admits gzip (RFC 9110 §12.5.3): `gzip` or `*` with a q-value
+// above 0, an explicit `gzip` entry deciding over `*`. Codings are case-insensitive.
+bool accepts_gzip(std::string_view accept_encoding) {
+    std::optional<bool> wildcard;
+    while (!accept_encoding.empty()) {
+        const auto comma = accept_encoding.find(',');
+        std::string entry;
+        for (const char c : accept_encoding.substr(0, comma))
+            if (c != ' ' && c != '\t')
+                entry.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        const auto semicolon = entry.find(';');
+        const std::string_view coding = std::string_view(entry).substr(0, semicolon);
+        double quality = 1.0;
+        if (const auto q = entry.find(";q="); q != std::string::npos) {
+            if (std::from_chars(entry.data() + q + 3, entry.data() + entry.size(), quality).ec != std::errc{})
+                quality = 0.0;  // unreadable: do not assume acceptance
+        }
+        if (coding == "gzip") return quality > 0.0;
+        if (coding == "*") wildcard = quality > 0.0;
+        if (comma == std::string_view::npos) break;
+        accept_encoding.remove_prefix(comma + 1);
+    }
+    return wildcard.value_or(false);
+}
 
 // True when If-None-Match lists `etag` (or is `*`). Weak comparison, as RFC 9110 asks for
 // If-None-Match: a `W/` prefix on the client's tag is ignored.
@@ -56,7 +87,13 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) {
 
 http::response make_reply(const http::request& request, const static_reply& reply) {
     http::response out;
-    out.set_header("ETag", std::string(reply.etag));
+    const auto accept_encoding = request.header_value("Accept-Encoding");
+    const bool gzip = !reply.gzip_body.empty() && accept_encoding && accepts_gzip(*accept_encoding);
+    const std::string_view etag = gzip ? reply.gzip_etag : reply.etag;
+    const std::string_view body = gzip ? reply.gzip_body : reply.body;
+    out.set_header("ETag", std::string(etag));
+    if (!reply.gzip_body.empty()) out.set_header("Vary", "Accept-Encoding");  // two representations
+    if (gzip) out.set_header("Content-Encoding", "gzip");
     out.set_header("Cache-Control", std::string(reply.cache_control));
     out.set_header("X-Content-Type-Options", "nosniff");
     if (reply.is_page) {
@@ -64,11 +101,11 @@ http::response make_reply(const http::request& request, const static_reply& repl
         out.set_header("Referrer-Policy", "no-referrer");
     }
     out.content_type = std::string(reply.content_type);
-    if (const auto tags = request.header_value("If-None-Match"); tags && etag_matches(*tags, reply.etag)) {
+    if (const auto tags = request.header_value("If-None-Match"); tags && etag_matches(*tags, etag)) {
         out.status = 304;
         return out;
     }
-    out.body = std::string(reply.body);
+    out.body = std::string(body);
     return out;
 }
 
@@ -182,6 +219,7 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             },
     });
     auto asset_responses = cached_responses("application/octet-stream", &asset_file);  // typed below
+    for (auto& r : asset_responses) r.headers.insert(r.headers.end(), {"Vary", "Content-Encoding"});
     asset_responses.push_back({404, "No such file", nullptr, {}, ""});
     routes.push_back({
         .method = http::method::get,
@@ -227,9 +265,16 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
     routes[first + 2].handler = [](http::route_context& ctx) {
         const auto* asset = find_asset(ctx.params.at("file"));
         if (asset == nullptr) return no_such_file();
-        return ready(
-            make_reply(ctx.request, {asset->content_type, asset->body, asset->etag, k_asset_caching, false})
-        );
+        return ready(make_reply(
+            ctx.request,
+            {asset->content_type,
+             asset->body,
+             asset->etag,
+             k_asset_caching,
+             false,
+             asset->gzip_body,
+             asset->gzip_etag}
+        ));
     };
     return *text;
 }

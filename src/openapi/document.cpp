@@ -73,6 +73,11 @@ constexpr std::array k_response_headers{
         R"({"type": "string"})"},
     header_info{"Allow", "The methods the path supports.", R"({"type": "string"})"},
     header_info{"Cache-Control", "How long the response may be reused.", R"({"type": "string"})"},
+    header_info{"Vary", "`Accept-Encoding`: the file also exists gzip-compressed.", R"({"type": "string"})"},
+    header_info{
+        "Content-Encoding",
+        "`gzip` when the client's Accept-Encoding admits it.",
+        R"({"type": "string", "enum": ["gzip"]})"},
 };
 
 const header_info* find_response_header(std::string_view name) {

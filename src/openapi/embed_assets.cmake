@@ -2,14 +2,25 @@
 # (a media type without parameters: text/* types are served with "; charset=utf-8")
 #
 # Writes a C++ source defining svc::openapi::docs_assets() (see docs_assets.hpp): each file
-# becomes a byte array, with its content type and a strong ETag from its SHA-256. Runs at
-# build time, so editing a web/ file or bumping swagger-ui-dist rebuilds the binary.
+# becomes a byte array, with its content type and a strong ETag from its SHA-256. Text files
+# of 4 KiB or more are also embedded gzip-compressed (level 9), for clients that accept it.
+# Runs at build time, so editing a web/ file or bumping swagger-ui-dist rebuilds the binary.
 
 if(NOT OUTPUT OR NOT ASSETS)
     message(FATAL_ERROR "embed_assets.cmake needs -DOUTPUT and -DASSETS")
 endif()
 
 set(arrays "")
+
+# Appends to `arrays` the bytes of `path` as `constexpr unsigned char <symbol>[]`.
+function(embed_bytes path symbol)
+    file(READ "${path}" hex HEX)
+    # 32 bytes per line keeps the generated file readable in a diff viewer.
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    string(REGEX REPLACE "((0x..,){32})" "\\1\n" bytes "${bytes}")
+    set(arrays "${arrays}// ${path}\nconstexpr unsigned char ${symbol}[] = {\n${bytes}\n};\n\n" PARENT_SCOPE)
+endfunction()
+
 set(entries "")
 set(index 0)
 foreach(asset IN LISTS ASSETS)
@@ -23,16 +34,22 @@ foreach(asset IN LISTS ASSETS)
     if(NOT EXISTS "${path}")
         message(FATAL_ERROR "docs page asset missing: ${path} (run scripts/bootstrap)")
     endif()
-    file(READ "${path}" hex HEX)
     file(SHA256 "${path}" digest)
     string(SUBSTRING "${digest}" 0 20 etag)
     file(SIZE "${path}" size)
-    # 32 bytes per line keeps the generated file readable in a diff viewer.
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
-    string(REGEX REPLACE "((0x..,){32})" "\\1\n" bytes "${bytes}")
-    string(APPEND arrays "// ${path}\nconstexpr unsigned char k_asset_${index}[] = {\n${bytes}\n};\n\n")
-    string(APPEND entries
-        "    {\"${name}\", \"${content_type}\", as_text(k_asset_${index}, ${size}), \"\\\"${etag}\\\"\"},\n")
+    embed_bytes("${path}" k_asset_${index})
+
+    set(gzip_view "{}")
+    if(content_type MATCHES "^text/" AND size GREATER_EQUAL 4096)
+        get_filename_component(gzip_dir "${OUTPUT}" DIRECTORY)
+        set(gzip_path "${gzip_dir}/docs_asset_${index}.gz")
+        file(ARCHIVE_CREATE OUTPUT "${gzip_path}" PATHS "${path}" FORMAT raw COMPRESSION GZip COMPRESSION_LEVEL 9)
+        file(SIZE "${gzip_path}" gzip_size)
+        embed_bytes("${gzip_path}" k_asset_${index}_gzip)
+        set(gzip_view "as_text(k_asset_${index}_gzip, ${gzip_size})")
+    endif()
+    string(APPEND entries "    {\"${name}\", \"${content_type}\", as_text(k_asset_${index}, ${size}), "
+        "\"\\\"${etag}\\\"\", ${gzip_view}, \"\\\"${etag}-gzip\\\"\"},\n")
     math(EXPR index "${index} + 1")
 endforeach()
 

@@ -384,6 +384,42 @@ TEST_F(docs_fixture, AssetsHaveTheirContentTypesAndMayBeCached) {
     EXPECT_TRUE(icon.body.starts_with("\x89PNG"));
 }
 
+TEST_F(docs_fixture, LargeTextFilesAreServedGzippedToClientsThatAcceptIt) {
+    http::path_params js;
+    js.values.emplace_back("file", "swagger-ui-bundle.js");
+    const auto plain = call("/docs/swagger-ui-bundle.js", js);
+    EXPECT_FALSE(header(plain, "Content-Encoding"));
+    EXPECT_EQ(header(plain, "Vary"), "Accept-Encoding");
+
+    const auto gzip = call("/docs/swagger-ui-bundle.js", js, {{"Accept-Encoding", "br;q=1.0, GZip;q=0.8"}});
+    EXPECT_EQ(header(gzip, "Content-Encoding"), "gzip");
+    EXPECT_TRUE(gzip.body.starts_with("\x1f\x8b"));  // the gzip magic
+    EXPECT_LT(gzip.body.size(), plain.body.size() / 2);
+    EXPECT_NE(header(gzip, "ETag"), header(plain, "ETag"));  // two representations, two tags
+    EXPECT_EQ(gzip.content_type, plain.content_type);
+
+    for (const auto* refusing : {"gzip;q=0", "identity", "*;q=0", "br", "gzip;q=0.000, *"}) {
+        const auto r = call("/docs/swagger-ui-bundle.js", js, {{"Accept-Encoding", refusing}});
+        EXPECT_FALSE(header(r, "Content-Encoding")) << refusing;
+    }
+    EXPECT_EQ(
+        header(call("/docs/swagger-ui-bundle.js", js, {{"Accept-Encoding", "*"}}), "Content-Encoding"), "gzip"
+    );
+
+    const auto revalidated = call(
+        "/docs/swagger-ui-bundle.js",
+        js,
+        {{"Accept-Encoding", "gzip"}, {"If-None-Match", std::string(*header(gzip, "ETag"))}}
+    );
+    EXPECT_EQ(revalidated.status, 304u);
+
+    http::path_params icon;
+    icon.values.emplace_back("file", "favicon-32x32.png");  // binary: never compressed
+    EXPECT_FALSE(
+        header(call("/docs/favicon-32x32.png", icon, {{"Accept-Encoding", "gzip"}}), "Content-Encoding")
+    );
+}
+
 TEST_F(docs_fixture, UnknownAssetIsA404Problem) {
     http::path_params missing;
     missing.values.emplace_back("file", "nope.js");

@@ -66,3 +66,15 @@ def test_docs_page_screenshot(service, tmp_path):
         header = f.read(8)
     assert header == b"\x89PNG\r\n\x1a\n"
     assert os.path.getsize(target) > 20_000  # a rendered page, not a blank one
+
+
+def test_assets_are_served_gzipped_over_real_http(service):
+    url = service.base_url + "/docs/swagger-ui-bundle.js"
+    gzipped = requests.get(url, headers={"Accept-Encoding": "gzip"}, timeout=10)  # decoded by requests
+    plain = requests.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert gzipped.headers["Content-Encoding"] == "gzip"
+    assert "Content-Encoding" not in plain.headers
+    assert int(gzipped.headers["Content-Length"]) < int(plain.headers["Content-Length"]) // 3
+    assert gzipped.content == plain.content  # the same file, byte for byte
+    assert gzipped.headers["Vary"] == "Accept-Encoding"
+    assert gzipped.headers["Cache-Control"] == "public, max-age=86400"
