@@ -4,6 +4,7 @@ functional suite means the document told the truth."""
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -12,6 +13,7 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "functional"))
 import openapi_check  # noqa: E402
 from openapi_check import Violation  # noqa: E402
+import service_process  # noqa: E402
 from service_process import started_service  # noqa: E402
 
 JSON = {"Content-Type": "application/json; charset=utf-8", "X-Request-ID": "r1"}
@@ -34,6 +36,14 @@ def session(checker):
     s = requests.Session()
     checker.install(s)
     return s
+
+
+def test_the_served_document_is_the_printed_one(service):
+    printed = subprocess.run([service_process.BINARY, "openapi"], capture_output=True, timeout=30, check=True).stdout
+    served = requests.get(service.base_url + "/openapi.json", timeout=10)
+    assert served.status_code == 200
+    assert served.content == printed  # byte for byte: one route table, one document
+    assert len(json.loads(printed)["paths"]) >= 14
 
 
 def test_real_answers_pass(service, checker, session):
