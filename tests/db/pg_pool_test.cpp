@@ -267,6 +267,38 @@ TEST_F(PgPool, LeaseReturnedInsideATransactionIsRolledBack) {
     });
 }
 
+TEST_F(PgPool, ConnectionsOlderThanRecycleAreReplaced) {
+    pool_options options;
+    options.pool_size = 1;
+    options.recycle = seconds(1);
+    auto p = make_pool(loops_, options);
+    std::int64_t first = 0;
+    std::int64_t young = 0;
+    std::int64_t after_recycle = 0;
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        const auto backend_pid = [&]() -> asio::awaitable<std::int64_t> {
+            auto l = co_await p->acquire();
+            co_return (co_await l.execute("SELECT pg_backend_pid()::int8"))[0].int64(0);
+        };
+        first = co_await backend_pid();
+        young = co_await backend_pid();
+        co_await sleep_for(milliseconds(1100));
+        after_recycle = co_await backend_pid();
+    });
+    EXPECT_EQ(first, young);
+    EXPECT_NE(first, after_recycle);
+    // The recycled connection was closed, not leaked: the server no longer has it.
+    // (The backend exits a moment after the Terminate message: poll briefly.)
+    test::pg_admin admin(schema_.base_url());
+    std::string still_there = "1";
+    for (int i = 0; i < 50 && still_there != "0"; ++i) {
+        still_there =
+            admin.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(first));
+        if (still_there != "0") std::this_thread::sleep_for(milliseconds(20));
+    }
+    EXPECT_EQ(still_there, "0");
+}
+
 TEST_F(PgPool, ObserverSeesCheckoutsAndRoundTrips) {
     auto p = make_pool(loops_, {});
     int waits = 0;
