@@ -311,13 +311,16 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
         // Each command's results end with a null result.
         while (PGresult* extra = co_await next_result()) PQclear(extra);
     }
-    // The sync point.
-    while (true) {
+    // The sync point. Only a null result may come first (libpq's end-of-command marker); a
+    // second one in a row means the protocol is out of step: drop the connection.
+    for (int nulls = 0;;) {
         PGresult* raw = co_await next_result();
         if (raw == nullptr) {
             if (PQstatus(conn_) == CONNECTION_BAD) break;
+            if (++nulls > 1) fail_connection("protocol out of step with " + settings_->redacted_url);
             continue;
         }
+        nulls = 0;
         const ExecStatusType status = PQresultStatus(raw);
         if (status == PGRES_PIPELINE_SYNC) {
             PQclear(raw);
