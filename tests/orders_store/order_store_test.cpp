@@ -15,13 +15,16 @@
 #include <variant>
 #include <vector>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
+#include "db/orders/order_stores.hpp"
 #include "orders/errors.hpp"
 #include "orders/ids.hpp"
+#include "orders/service.hpp"
 #include "orders/store.hpp"
 #include "store_fixture.hpp"
 
@@ -494,6 +497,34 @@ TYPED_TEST(OrderStore, ExpiredKeysAreFirstRequestsAgainAndArePurged) {
     this->run([&]() { return this->assign(purged, this->store().purge_idempotency_keys(kept.now + 1)); });
     EXPECT_EQ(purged, 1U);  // "young"
     EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys"), 1);
+}
+
+TYPED_TEST(OrderStore, PeriodicPurgeDeletesOnlyExpiredKeys) {
+    this->add_product("a", 100, 10);
+    const auto ttl = std::chrono::duration_cast<std::chrono::microseconds>(k_idempotency_ttl).count();
+    auto old = order_for("alice", items({{"a", 1}}));
+    old.now = system_now() - ttl - 60'000'000;  // a day and a minute ago
+    old.id = new_order_id(old.now);
+    old.idempotency = claim_for("alice", "old", "fp");
+    ASSERT_TRUE(std::holds_alternative<order>(this->create(old)));
+    auto fresh = order_for("alice", items({{"a", 1}}));
+    fresh.now = system_now();
+    fresh.id = new_order_id(fresh.now);
+    fresh.idempotency = claim_for("alice", "fresh", "fp");
+    ASSERT_TRUE(std::holds_alternative<order>(this->create(fresh)));
+
+    // One tick of the application's purge loop, which the timer then cancels.
+    this->run([&]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        asio::steady_timer stop(co_await asio::this_coro::executor, std::chrono::milliseconds(1500));
+        co_await (
+            purge_idempotency_keys_periodically(this->store(), {std::chrono::seconds(1)}) ||
+            stop.async_wait(asio::use_awaitable)
+        );
+    });
+    EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys WHERE key = 'old'"), 0);
+    EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys WHERE key = 'fresh'"), 1);
+    EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM orders"), 2);  // orders are kept
 }
 
 TYPED_TEST(OrderStore, KeyHeldByARunningRequestIsInFlightThenReplayed) {
