@@ -67,7 +67,9 @@ struct connection::watchdog_state {
     connection* owner;
 };
 
-connection::connection(asio::any_io_executor executor, std::shared_ptr<const connection_settings> settings)
+connection::connection(
+    const asio::any_io_executor& executor, std::shared_ptr<const connection_settings> settings
+)
     : settings_(std::move(settings)),
       socket_(executor),
       watchdog_(executor),

@@ -68,7 +68,9 @@ public:
 
 private:
     struct watchdog_state;
-    connection(boost::asio::any_io_executor executor, std::shared_ptr<const connection_settings> settings);
+    connection(
+        const boost::asio::any_io_executor& executor, std::shared_ptr<const connection_settings> settings
+    );
 
     boost::asio::awaitable<void> wait(bool for_write);
     boost::asio::awaitable<void> flush();
