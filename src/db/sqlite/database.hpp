@@ -244,7 +244,7 @@ auto database::run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_
                 boost::asio::post(
                     executor,
                     [handler = std::move(handler),
-                     failure,
+                     failure = std::move(failure),
                      value = std::move(value),
                      guard = std::move(guard)]() mutable {
                         std::move(handler)(failure, std::move(value));
