@@ -142,20 +142,20 @@ std::string fingerprint(std::string_view text) {
 
 // ---------------------------------------------------------------- route documentation
 
-json::value any_json_object(json::object&) {
+json::value any_json_object(json::object& /*components*/) {
     return json::object{{"type", "object"}, {"description", "An OpenAPI 3.1 document."}};
 }
 
-json::value html_page(json::object&) {
+json::value html_page(json::object& /*components*/) {
     return json::object{{"type", "string"}};
 }
 
-json::value asset_file(json::object&) {
+json::value asset_file(json::object& /*components*/) {
     return json::object{{"type", "string"}, {"format", "binary"}};
 }
 
 // The `{file}` path parameter: exactly the embedded files' names.
-json::value asset_path(json::object&) {
+json::value asset_path(json::object& /*components*/) {
     json::array names;
     for (const auto& a : docs_assets()) names.emplace_back(a.name);
     return json::object{

@@ -401,7 +401,9 @@ json::array parameters_of(const http::route& r, json::object& schemas) {
         const json::value* required = query.if_contains("required");
         for (const auto& [name, schema] : query.at("properties").as_object()) {
             json::object p{
-                {"name", name}, {"in", "query"}, {"required", required && contains_name(*required, name)}};
+                {"name", name},
+                {"in", "query"},
+                {"required", required != nullptr && contains_name(*required, name)}};
             json::object s = without_null(schema.as_object());
             // A parameter's description belongs to the parameter, where Swagger UI shows it.
             if (const auto* d = s.if_contains("description"); d != nullptr) {
