@@ -68,12 +68,12 @@ public:
     // Verifies the compact JWS `token` at time `now`: structure, algorithm, signature,
     // then claims. Returns the principal, or a failure whose detail is a sentence for the
     // client ("Token has expired", "Token signature is invalid", "Token is malformed", ...)
-    // with token_given = true. Never throws for any input.
+    // with token_given = true. Throws nothing but std::bad_alloc, whatever the input.
     result verify(std::string_view token, std::chrono::system_clock::time_point now) const;
 
     // Parses an Authorization header value ("Bearer <token>", scheme case-insensitive) and
     // verifies the token. No header, another scheme or an empty token give a failure with
-    // token_given = false (401 without error="invalid_token"). Never throws.
+    // token_given = false (401 without error="invalid_token"). Throws nothing but std::bad_alloc.
     result authenticate(
         std::optional<std::string_view> authorization_header, std::chrono::system_clock::time_point now
     ) const;
