@@ -39,9 +39,9 @@ const std::string k_bad_algorithm = "Token algorithm is not accepted";
 const std::string k_bad_subject = "Token subject must be a string of 1 to 128 characters";
 
 constexpr std::size_t k_max_subject_chars = 128;
-// Header and claims are flat objects; `roles` and `aud` add one level. Anything deeper is
-// not a token we issue, and the limit bounds the parser's work on hostile input.
-constexpr std::size_t k_max_json_depth = 4;
+// Identity providers nest custom claims (Keycloak's resource_access.<client>.roles is four
+// levels deep); 16 admits them and still bounds the parser's stack on hostile input.
+constexpr std::size_t k_max_json_depth = 16;
 // Tokens longer than this are verified every time rather than cached, which bounds the
 // cache's memory at cache_entries * 2 KiB per thread.
 constexpr std::size_t k_max_cached_token_bytes = 2048;

@@ -168,9 +168,16 @@ protected:
         by_hand(
             "payload_too_deep",
             R"({"alg":"HS256"})",
-            R"({"sub":"alice","exp":1800000600,"x":[[[[[[[[1]]]]]]]]})",
+            R"({"sub":"alice","exp":1800000600,"x":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]})",
             secret_sign
         );
+        // Keycloak's shape, four levels deep, must still parse.
+        hs("keycloak_nesting",
+           with(
+               valid_claims(),
+               "resource_access",
+               json::object{{"orders", json::object{{"roles", json::array{"x"}}}}}
+           ));
         by_hand("header_not_json", "{alg:HS256}", claims_text, secret_sign);
         by_hand("header_without_alg", R"({"typ":"JWT"})", claims_text, secret_sign);
         by_hand("header_alg_number", R"({"alg":256})", claims_text, secret_sign);
@@ -478,6 +485,7 @@ TEST_F(jwt_test, refuses_malformed_json_payloads_even_when_signed) {
     expect_refusal(v, token("payload_array"), "Token is malformed");
     expect_refusal(v, token("payload_truncated"), "Token is malformed");
     expect_refusal(v, token("payload_too_deep"), "Token is malformed");
+    EXPECT_EQ(expect_principal(v, token("keycloak_nesting")).subject, "alice");
 }
 
 TEST_F(jwt_test, refuses_malformed_base64url) {
