@@ -252,8 +252,10 @@ const implied_response& implied(unsigned status) {
     return *it;
 }
 
-json::object problem_example(unsigned status, std::string_view detail) {
-    json::object example{{"detail", detail}, {"type", http::default_problem_type(status)}};
+json::object problem_example(unsigned status, std::string_view detail, bool route_listed) {
+    const std::string_view type =
+        status == 400 && route_listed ? "business_error" : http::default_problem_type(status);
+    json::object example{{"detail", detail}, {"type", type}};
     if (status == 422) {
         example["errors"] = json::array{json::object{
             {"loc", json::array{"body", "items", 0, "quantity"}},
@@ -274,11 +276,27 @@ json::object headers_object(std::span<const std::string> names) {
     return headers;
 }
 
-json::object error_content(unsigned status, std::string_view example_detail) {
-    const auto schema = status == 422 ? ref("schemas", "ValidationProblem") : ref("schemas", "Problem");
+// The error body of `status`, with its `type` pinned to what the service sends for it
+// (http::default_problem_type; a 400 a route lists itself may also be a `business_error`).
+json::value error_schema(unsigned status, bool route_listed) {
+    if (status == 422) return ref("schemas", "ValidationProblem");
+    json::object type{{"const", http::default_problem_type(status)}};
+    if (status == 400 && route_listed)
+        type = json::object{{"enum", json::array{"bad_request", "business_error"}}};
+    return json::object{
+        {"allOf",
+         json::array{
+             ref("schemas", "Problem"),
+             json::object{{"properties", json::object{{"type", std::move(type)}}}}}},
+    };
+}
+
+json::object error_content(unsigned status, std::string_view example_detail, bool route_listed) {
+    const auto schema = error_schema(status, route_listed);
     return {
         {"application/json",
-         json::object{{"schema", schema}, {"example", problem_example(status, example_detail)}}}};
+         json::object{
+             {"schema", schema}, {"example", problem_example(status, example_detail, route_listed)}}}};
 }
 
 json::object component_responses() {
@@ -289,7 +307,7 @@ json::object component_responses() {
         out[r.component] = json::object{
             {"description", r.description},
             {"headers", headers_object(extra)},
-            {"content", error_content(r.status, r.example_detail)},
+            {"content", error_content(r.status, r.example_detail, false)},
         };
     }
     return out;
@@ -450,7 +468,8 @@ json::object explicit_response(const http::response_doc& d, json::object& schema
         if (!d.example.empty()) media["example"] = parse_example(d.example, "a response example");
         out["content"] = json::object{{content_type, std::move(media)}};
     } else if (d.status >= 400) {
-        out["content"] = error_content(d.status, d.description.empty() ? "Request failed" : d.description);
+        out["content"] =
+            error_content(d.status, d.description.empty() ? "Request failed" : d.description, true);
     } else if (!d.content_type.empty()) {
         out["content"] =
             json::object{{content_type, json::object{{"schema", json::object{{"type", "string"}}}}}};

@@ -153,11 +153,26 @@ TEST(BuildDocument, ExplicitResponsesWinOverDerivedOnes) {
     EXPECT_EQ(bad.at("description"), "Only paid things ship");
     EXPECT_EQ(
         bad.at("content").at("application/json").at("schema"),
-        bj::parse(R"({"$ref": "#/components/schemas/Problem"})")
+        bj::parse(R"({"allOf": [{"$ref": "#/components/schemas/Problem"},
+                                {"properties": {"type": {"enum": ["bad_request", "business_error"]}}}]})")
     );
     const auto& ok = doc.at("paths").at("/things/{id}").at("patch").at("responses").at("200");
     EXPECT_EQ(ok.at("headers"), bj::parse(R"({"X-Request-ID": {"$ref": "#/components/headers/XRequestID"},
                                             "ETag": {"$ref": "#/components/headers/ETag"}})"));
+}
+
+TEST(BuildDocument, EachErrorStatusPinsTheTypeTheServiceSends) {
+    const auto doc = build_document(sample_routes(), service_info());
+    const auto& responses = doc.at("components").at("responses");
+    for (const auto* name : {"BadRequest", "Unauthorized", "NotFound", "Unavailable", "HeadersTooLarge"}) {
+        const auto& media = responses.at(name).at("content").at("application/json");
+        const auto& pinned = media.at("schema").at("allOf").at(1).at("properties").at("type").at("const");
+        EXPECT_EQ(pinned, media.at("example").at("type")) << name;
+    }
+    EXPECT_EQ(
+        responses.at("NotFound").at("content").at("application/json").at("schema").at("allOf").at(1),
+        bj::parse(R"({"properties": {"type": {"const": "not_found"}}})")
+    );
 }
 
 TEST(BuildDocument, ResponseExamplesAreJson) {

@@ -102,6 +102,8 @@ def test_error_body_must_have_the_contract_shape(checker):
     with pytest.raises(Violation, match="body breaks"):
         checker.check("GET", "/orders/x", 404, JSON, b'{"error":"not found"}')
     checker.check("GET", "/orders/x/", 404, JSON, PROBLEM_404)  # trailing slash, same route
+    with pytest.raises(Violation, match="body breaks"):  # the wrong `type` for the status
+        checker.check("GET", "/orders/x", 404, JSON, b'{"detail":"Order not found","type":"conflict"}')
 
 
 def test_content_type_and_headers_are_checked(checker):
