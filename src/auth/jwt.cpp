@@ -408,7 +408,12 @@ verifier::impl::impl(jwt_options o) : options(std::move(o)) {
     const std::string allowed = algorithm_list_text(options.algorithms);
 
     if (allow_hs256 && options.secret.empty()) {
-        throw configuration_error("JWT_ALGORITHMS includes HS256 but JWT_SECRET is not set");
+        // The likely slip: a key file configured while JWT_ALGORITHMS kept its default.
+        const std::string hint =
+            options.public_key_pem.empty()
+                ? ""
+                : "; to verify with JWT_PUBLIC_KEY_FILE set JWT_ALGORITHMS=RS256 or ES256";
+        throw configuration_error("JWT_ALGORITHMS includes HS256 but JWT_SECRET is not set" + hint);
     }
     if (!allow_hs256 && !options.secret.empty()) {
         throw configuration_error(

@@ -671,6 +671,10 @@ TEST_F(jwt_test, refuses_configurations_where_keys_and_algorithms_do_not_fit) {
     expect_config_error(public_key_options(algorithm::es256, "ed25519.pub"), "neither RSA");
     expect_config_error(public_key_options(algorithm::rs256, "rsa.pem"), "does not hold a PEM public key");
 
+    jwt_options key_with_default_algorithms;
+    key_with_default_algorithms.public_key_pem = pem("rsa.pub");
+    expect_config_error(key_with_default_algorithms, "set JWT_ALGORITHMS=RS256 or ES256");
+
     jwt_options no_key;
     no_key.algorithms = {algorithm::rs256};
     expect_config_error(no_key, "JWT_PUBLIC_KEY_FILE is not set");
