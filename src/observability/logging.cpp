@@ -1,11 +1,16 @@
 #include "observability/logging.hpp"
 
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <ctime>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <stop_token>
+#include <thread>
+#include <vector>
 
 #include <spdlog/details/log_msg.h>
 #include <spdlog/formatter.h>
@@ -118,7 +123,144 @@ private:
     bool payload_is_json_;
 };
 
-std::shared_ptr<spdlog::logger> g_access_logger;  // set once by init_logging, before any request
+// ---- The access log: one buffer per thread, so event loops never wait for each other ----
+//
+// A line is appended to the calling thread's buffer (its mutex is uncontended except during a
+// flush); a buffer over k_flush_threshold_bytes is handed to write(2) whole, under a mutex
+// held only for that write, so lines of different threads never interleave even on a pipe.
+// A background thread flushes every buffer once per second; flush_logs() does it at exit.
+struct access_buffer {
+    std::mutex mutex;
+    std::string data;  // complete lines; guarded by mutex
+};
+
+class access_log_writer {
+public:
+    access_buffer& this_thread_buffer() {
+        thread_local std::shared_ptr<access_buffer> buffer = register_buffer();
+        return *buffer;
+    }
+
+    void append(std::string_view line) {
+        auto& buffer = this_thread_buffer();
+        std::string full;
+        {
+            const std::scoped_lock lock(buffer.mutex);
+            buffer.data += line;
+            if (buffer.data.size() < k_flush_threshold_bytes) return;
+            full.swap(buffer.data);
+            buffer.data.reserve(k_flush_threshold_bytes + 4096);
+        }
+        write(full);
+    }
+
+    void flush() {
+        std::vector<std::shared_ptr<access_buffer>> buffers;
+        {
+            const std::scoped_lock lock(registry_mutex_);
+            buffers = buffers_;
+        }
+        for (const auto& buffer : buffers) {
+            std::string pending;
+            {
+                const std::scoped_lock lock(buffer->mutex);
+                pending.swap(buffer->data);
+            }
+            write(pending);
+        }
+    }
+
+    // Starts the once-a-second flusher (idempotent).
+    void start_flusher() {
+        const std::scoped_lock lock(registry_mutex_);
+        if (flusher_.joinable()) return;
+        flusher_ = std::jthread([this](const std::stop_token& stop) {
+            std::mutex wait_mutex;
+            std::condition_variable_any wake;
+            std::unique_lock wait_lock(wait_mutex);
+            while (!wake.wait_for(wait_lock, stop, std::chrono::seconds(1), [] { return false; })) {
+                if (stop.stop_requested()) break;
+                flush();
+            }
+        });
+    }
+
+    ~access_log_writer() {
+        if (flusher_.joinable()) {
+            flusher_.request_stop();
+            flusher_.join();
+        }
+        flush();
+    }
+
+private:
+    std::shared_ptr<access_buffer> register_buffer() {
+        auto buffer = std::make_shared<access_buffer>();
+        buffer->data.reserve(k_flush_threshold_bytes + 4096);
+        const std::scoped_lock lock(registry_mutex_);
+        buffers_.push_back(buffer);
+        return buffer;
+    }
+
+    void write(const std::string& chunk) {
+        if (chunk.empty()) return;
+        const std::scoped_lock lock(write_mutex_);
+        std::size_t written = 0;
+        while (written < chunk.size()) {
+            const auto n = ::write(STDOUT_FILENO, chunk.data() + written, chunk.size() - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // nowhere to report a failing log stream; drop the rest
+            written += static_cast<std::size_t>(n);
+        }
+    }
+
+    std::mutex registry_mutex_;
+    std::vector<std::shared_ptr<access_buffer>> buffers_;  // guarded by registry_mutex_; only grows
+    std::mutex write_mutex_;                               // one write(2) at a time
+    std::jthread flusher_;                                 // guarded by registry_mutex_ when started
+};
+
+access_log_writer& access_writer() {
+    static access_log_writer instance;
+    return instance;
+}
+
+std::atomic<bool> g_access_enabled{false};  // set by init_logging before any request
+
+// "2026-12-01T08:00:00" for the current second, formatted once per second per thread.
+void append_utc_timestamp_now(std::string& out) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - seconds).count();
+    thread_local std::int64_t cached_second = -1;
+    thread_local char cached[24] = {};
+    if (seconds.count() != cached_second) {
+        const std::time_t t = seconds.count();
+        std::tm tm{};
+        ::gmtime_r(&t, &tm);
+        std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_second = seconds.count();
+    }
+    out += cached;
+    char fraction[8] = {'.', '0', '0', '0', '0', '0', '0', 'Z'};
+    auto value = static_cast<std::int64_t>(micros);
+    for (int i = 6; i >= 1; --i) {
+        fraction[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    out.append(fraction, sizeof fraction);
+}
+
+// Milliseconds with three decimals, without printf.
+void append_millis(std::string& out, std::chrono::nanoseconds duration) {
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+    out += std::to_string(micros / 1000);
+    const auto rest = micros % 1000;
+    out += '.';
+    out += static_cast<char>('0' + rest / 100);
+    out += static_cast<char>('0' + rest / 10 % 10);
+    out += static_cast<char>('0' + rest % 10);
+}
 log_format g_format = log_format::json;
 
 // Length of the well-formed UTF-8 sequence at the start of `text`, or 0 when it is not one
@@ -170,16 +312,11 @@ void init_logging(const logging_options& options) {
     const auto level = spdlog::level::from_str(options.level);
 
     auto app_sink = std::make_shared<buffered_fd_sink>(STDERR_FILENO);
-    auto access_sink = std::make_shared<buffered_fd_sink>(STDOUT_FILENO);
     if (options.format == log_format::json) {
         app_sink->set_formatter(std::make_unique<json_formatter>(false));
-        access_sink->set_formatter(std::make_unique<json_formatter>(true));
     } else {
         app_sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
             "%Y-%m-%dT%H:%M:%S.%fZ %l %n: %v", spdlog::pattern_time_type::utc
-        ));
-        access_sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-            "%Y-%m-%dT%H:%M:%S.%fZ %l access: %v", spdlog::pattern_time_type::utc
         ));
     }
 
@@ -188,32 +325,27 @@ void init_logging(const logging_options& options) {
     app_logger->flush_on(spdlog::level::warn);
     spdlog::set_default_logger(app_logger);
 
-    if (options.access_log) {
-        auto access_logger = std::make_shared<spdlog::logger>("access", access_sink);
-        access_logger->set_level(level);
-        spdlog::drop("access");
-        spdlog::register_logger(access_logger);
-        g_access_logger = std::move(access_logger);
-    } else {
-        g_access_logger.reset();
-    }
+    // The access log is at level info: a higher LOG_LEVEL silences it as well.
+    const bool access = options.access_log && level <= spdlog::level::info;
+    g_access_enabled.store(access, std::memory_order_release);
+    if (access) access_writer().start_flusher();
     // Bounds how long a line can sit in a buffer on a quiet server.
     spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void flush_logs() {
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& logger) { logger->flush(); });
+    access_writer().flush();
 }
 
 void log_access(const access_entry& entry) {
-    const auto& logger = g_access_logger;
-    if (!logger || !logger->should_log(spdlog::level::info)) return;
+    if (!g_access_enabled.load(std::memory_order_relaxed)) return;
     thread_local std::string line;
     line.clear();
-    const double duration_ms = static_cast<double>(entry.duration.count()) / 1e6;
-    char number[32];
     if (g_format == log_format::json) {
-        line += R"("msg":"request","request_id":")";
+        line += R"({"ts":")";
+        append_utc_timestamp_now(line);
+        line += R"(","level":"info","logger":"access","msg":"request","request_id":")";
         append_json_escaped(line, entry.request_id);
         line += R"(","method":")";
         append_json_escaped(line, entry.method);
@@ -223,14 +355,14 @@ void log_access(const access_entry& entry) {
         append_json_escaped(line, entry.target);
         line += R"(","status":)";
         line += std::to_string(entry.status);
-        const auto n = std::snprintf(number, sizeof number, "%.3f", duration_ms);
         line += R"(,"duration_ms":)";
-        line.append(number, static_cast<std::size_t>(n));
+        append_millis(line, entry.duration);
         line += R"(,"peer":")";
         append_json_escaped(line, entry.peer);
-        line += '"';
+        line += "\"}\n";
     } else {
-        const auto n = std::snprintf(number, sizeof number, "%.3fms", duration_ms);
+        append_utc_timestamp_now(line);
+        line += " info access: ";
         line += entry.method;
         line += ' ';
         append_json_escaped(line, entry.target);  // keeps control characters out of the log
@@ -239,13 +371,14 @@ void log_access(const access_entry& entry) {
         line += " status=";
         line += std::to_string(entry.status);
         line += " duration=";
-        line.append(number, static_cast<std::size_t>(n));
-        line += " request_id=";
+        append_millis(line, entry.duration);
+        line += "ms request_id=";
         append_json_escaped(line, entry.request_id);
         line += " peer=";
         line += entry.peer;
+        line += '\n';
     }
-    logger->log(spdlog::level::info, spdlog::string_view_t(line.data(), line.size()));
+    access_writer().append(line);
 }
 
 void append_json_escaped(std::string& out, std::string_view text) {

@@ -2,10 +2,11 @@
 // Logging set-up and the per-request access log, on spdlog.
 //
 // init_logging() configures spdlog's default logger, so every module logs with plain
-// `spdlog::info(...)` / `spdlog::warn(...)`. With format json each line is one JSON object
-// {"ts","level","logger","msg"}; the access log adds the request's fields. Output goes to
-// stdout through a buffer that is written when it fills, at least once per second, at once for
-// warnings and errors, and on flush_logs(), so logging costs no write(2) per request.
+// `spdlog::info(...)` / `spdlog::warn(...)`; those lines go to stderr. With format json each
+// line is one JSON object {"ts","level","logger","msg"}. The access log (log_access) bypasses
+// spdlog: one line per request on stdout, appended to a per-thread buffer that is written when
+// it fills (32 KiB), once per second, and on flush_logs() — so event loops never wait for
+// each other or pay a write(2) per request, and lines never interleave.
 // Never log secrets: no Authorization header, no token, no request body.
 
 #include <chrono>
