@@ -506,6 +506,12 @@ awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view
     co_return co_await lease.execute_params(sql, std::move(args));
 }
 
+awaitable<void> pg_order_store::rollback(pg::lease& lease) {
+    // A named, empty parameter list: no class temporary inside the co_await (GCC 12).
+    pg::params none;
+    co_await execute(lease, k_rollback, std::move(none));
+}
+
 awaitable<std::vector<pg::result>> pg_order_store::pipeline(
     pg::lease& lease, std::vector<pg::query> queries
 ) {
@@ -616,7 +622,7 @@ awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
     // product locks, advisory lock and claim go at once rather than when the pool next
     // reuses the connection. When the connection itself broke, the server has rolled back.
     try {
-        co_await execute(lease, k_rollback, pg::params{});
+        co_await rollback(lease);
     } catch (const db::error&) {
         // Nothing more to undo on a broken connection; the original failure matters.
     }
@@ -659,16 +665,16 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
 
     // key_held 0, claimed 1, prior request_hash 2, status_code 3, response_body 4
     if (!head.boolean(0)) {
-        co_await execute(lease, k_rollback, pg::params{});
+        co_await rollback(lease);
         co_return o::idempotency_in_flight{};
     }
     if (!head.is_null(2)) {
-        co_await execute(lease, k_rollback, pg::params{});
+        co_await rollback(lease);
         co_return answer_from(head, 2);
     }
     if (!head.boolean(1)) {
         // Lost the race described at k_claim_idempotency_key: the entry is committed now.
-        co_await execute(lease, k_rollback, pg::params{});
+        co_await rollback(lease);
         pg::params args{claim.caller, claim.key, to_pg(order.now)};
         auto prior = co_await execute(lease, k_select_idempotency_key, std::move(args));
         if (prior.empty()) co_return o::idempotency_in_flight{};  // purged meanwhile: let the client retry

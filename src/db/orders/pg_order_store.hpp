@@ -67,6 +67,7 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> pipeline(
         pg::lease& lease, std::vector<pg::query> queries
     );
+    boost::asio::awaitable<void> rollback(pg::lease& lease);
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
     // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
     // failure before the commit.
