@@ -260,3 +260,16 @@ def test_domain_metrics_count_creations_and_transitions(admin, alice):
     alice.post(f"/orders/{order['id']}/pay")
     assert value(created) == before_created + 1
     assert value(paid) == before_paid + 1
+
+
+def test_hostile_text_in_paths_and_queries_is_never_a_500(admin, alice):
+    # (A NUL in the path, "/orders/%00", is refused by the HTTP layer with 400 "Malformed request
+    # target" — fine by the contract, but the OpenAPI document does not list 400 for these GET
+    # routes yet, so the response checker would fail it; left out until the document says so.)
+    for path in ("/orders/%ff%fe", "/orders/%ed%a0%80", "/products/%c0%af", "/products/%ff",
+                 "/orders/" + "a" * 5000):
+        r = alice.get(path)
+        assert r.status_code == 404, (path, r.status_code, r.text)
+    for query in ("user_id=%00", "user_id=%ff", "status=%ed%a0%80", "cursor=%00", "limit=%ff"):
+        r = admin.get("/orders?" + query)
+        assert r.status_code in (400, 422), (query, r.status_code, r.text)
