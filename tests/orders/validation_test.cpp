@@ -1,6 +1,7 @@
 // Request validation as the API does it: the real body and query types of src/api/bodies.hpp
 // decoded by src/json. Every failure is reported, with its loc path; no type coercion.
 
+#include <random>
 #include <string>
 #include <variant>
 #include <vector>
@@ -284,6 +285,57 @@ TEST(Utf8, LengthCountsCodePointsAndRejectsInvalidSequences) {
     EXPECT_FALSE(json::utf8_length("\xf4\x90\x80\x80"));  // past U+10FFFF
     EXPECT_FALSE(json::utf8_length("\xe2\x82"));          // truncated
     EXPECT_FALSE(json::utf8_length("\x80"));              // lone continuation byte
+}
+
+// Random byte mutations of a valid body: the decoder never throws, and whatever it accepts
+// holds only valid text (so nothing it lets through can make a later layer fail).
+TEST(Robustness, MutatedBodiesAreAcceptedRefusedOrMalformedNeverAnException) {
+    const std::string valid =
+        R"({"user_id": "alice", "items": [{"product_id": "p1", "quantity": 2}, {"product_id": "p2", "quantity": 1}]})";
+    std::mt19937 rng(20261201);
+    int accepted = 0, refused = 0, broken = 0;
+    for (int round = 0; round < 20'000; ++round) {
+        std::string body = valid;
+        const int edits = 1 + static_cast<int>(rng() % 4);
+        for (int e = 0; e < edits; ++e) {
+            const auto at = rng() % body.size();
+            switch (rng() % 3) {
+                case 0:
+                    body[at] = static_cast<char>(rng() % 256);
+                    break;
+                case 1:
+                    body.erase(at, 1);
+                    break;
+                default:
+                    body.insert(at, 1, static_cast<char>(rng() % 256));
+                    break;
+            }
+        }
+        json::decode_result<order_create_body> result = json::malformed{};
+        ASSERT_NO_THROW(result = json::decode_body<order_create_body>(body)) << body;
+        if (const auto* ok = std::get_if<order_create_body>(&result)) {
+            ++accepted;
+            ASSERT_FALSE(ok->items.empty());
+            for (const auto& item : ok->items) {
+                ASSERT_TRUE(orders::limits::is_product_id(item.product_id)) << body;
+                ASSERT_GE(item.quantity, 1);
+                ASSERT_LE(item.quantity, 10'000);
+            }
+            if (ok->user_id) {
+                ASSERT_TRUE(json::utf8_length(ok->user_id->text).has_value()) << body;
+                ASSERT_EQ(ok->user_id->text.find('\0'), std::string::npos) << body;
+            }
+        } else if (std::holds_alternative<json::invalid>(result)) {
+            ++refused;
+            ASSERT_FALSE(std::get<json::invalid>(result).issues.empty());
+        } else {
+            ++broken;
+        }
+    }
+    // The mutations reach all three outcomes (the test would be blind otherwise).
+    EXPECT_GT(accepted, 0);
+    EXPECT_GT(refused, 0);
+    EXPECT_GT(broken, 0);
 }
 
 }  // namespace
