@@ -161,10 +161,11 @@ asio::awaitable<std::unique_ptr<connection>> slice::open_connection() {
     } catch (const db::error& e) {
         --total_;
         ++consecutive_failures_;
-        // 50 ms, 100 ms, … capped at 2 s between attempts while the server is unreachable.
+        // 50 ms, 100 ms, … capped at 1 s between attempts while the server is unreachable, so a
+        // loop reconnects at most 1 s after the server is back.
         const auto backoff = std::min<std::chrono::milliseconds>(
             std::chrono::milliseconds(50) * (1 << std::min(consecutive_failures_ - 1, 6)),
-            std::chrono::milliseconds(2000)
+            std::chrono::milliseconds(1000)
         );
         next_attempt_ = clock::now() + backoff;
         if (consecutive_failures_ == 1) spdlog::warn("database: {}", e.what());

@@ -153,7 +153,7 @@ public:
     // error), a new one if the slice is below pool_size + max_overflow, or the first one
     // returned within checkout_timeout. Throws db::error: pool_timeout (waited too long),
     // connection_lost (cannot connect; after a failure, new attempts back off from 50 ms
-    // to 2 s and fail fast meanwhile), shutting_down (after close()).
+    // to 1 s and fail fast meanwhile), shutting_down (after close()).
     // Must be called on an event loop thread (std::logic_error otherwise).
     boost::asio::awaitable<lease> acquire();
 
