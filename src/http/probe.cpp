@@ -32,21 +32,29 @@ asio::awaitable<void> run_probe(
     auto executor = co_await asio::this_coro::executor;
     asio::ip::tcp::resolver resolver(executor);
     auto [resolve_error, endpoints] = co_await resolver.async_resolve(host, std::to_string(port), k_as_tuple);
-    if (resolve_error) co_return;
+    if (resolve_error) {
+        co_return;
+    }
     beast::tcp_stream stream(executor);
     stream.expires_after(timeout);  // one deadline for connect, write and read together
     auto [connect_error, endpoint] = co_await stream.async_connect(endpoints, k_as_tuple);
-    if (connect_error) co_return;
+    if (connect_error) {
+        co_return;
+    }
     bhttp::request<bhttp::empty_body> request{bhttp::verb::get, target, 11};
     request.set(bhttp::field::host, host + ":" + std::to_string(port));
     request.set(bhttp::field::connection, "close");
     auto [write_error, written] = co_await bhttp::async_write(stream, request, k_as_tuple);
-    if (write_error) co_return;
+    if (write_error) {
+        co_return;
+    }
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(16 * 1024 * 1024);
     auto [read_error, read] = co_await bhttp::async_read(stream, buffer, parser, k_as_tuple);
-    if (read_error) co_return;
+    if (read_error) {
+        co_return;
+    }
     result = probe_result{parser.get().result_int(), std::move(parser.get().body())};
 }
 

@@ -74,10 +74,14 @@ response make_problem_response(const problem& p) {
         body += R"(,"errors":[)";
         for (std::size_t i = 0; i < p.errors.size(); ++i) {
             const auto& e = p.errors[i];
-            if (i > 0) body += ',';
+            if (i > 0) {
+                body += ',';
+            }
             body += R"({"loc":[)";
             for (std::size_t j = 0; j < e.loc.size(); ++j) {
-                if (j > 0) body += ',';
+                if (j > 0) {
+                    body += ',';
+                }
                 if (is_index(e.loc[j])) {
                     body += e.loc[j];
                 } else {

@@ -7,7 +7,9 @@
 namespace svc::http {
 
 bool is_sane_request_id(std::string_view id) {
-    if (id.empty() || id.size() > 128) return false;
+    if (id.empty() || id.size() > 128) {
+        return false;
+    }
     return std::ranges::all_of(id, [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                std::string_view("._:@/+=-").find(c) != std::string_view::npos;
@@ -24,7 +26,9 @@ std::string generate_request_id() {
     std::size_t pos = 0;
     const auto put = [&](std::uint64_t value, int nibbles) {
         for (int i = nibbles - 1; i >= 0; --i) {
-            if (pos == 8 || pos == 13 || pos == 18 || pos == 23) ++pos;
+            if (pos == 8 || pos == 13 || pos == 18 || pos == 23) {
+                ++pos;
+            }
             id[pos++] = k_hex[(value >> (i * 4)) & 0xf];
         }
     };

@@ -115,16 +115,24 @@ method from_beast(bhttp::verb verb) {
 }
 
 int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
     return -1;
 }
 
 // Splits an origin-form target into a percent-decoded path and the raw query. Returns false
 // for anything else ("*", absolute-form, bad escapes, a decoded NUL).
 bool split_target(std::string_view target, std::string& path, std::string& query) {
-    if (target.empty() || target.front() != '/') return false;
+    if (target.empty() || target.front() != '/') {
+        return false;
+    }
     const auto question = target.find('?');
     const auto raw_path = target.substr(0, question);
     query = question == std::string_view::npos ? std::string() : std::string(target.substr(question + 1));
@@ -135,12 +143,18 @@ bool split_target(std::string_view target, std::string& path, std::string& query
             path += raw_path[i];
             continue;
         }
-        if (i + 2 >= raw_path.size()) return false;
+        if (i + 2 >= raw_path.size()) {
+            return false;
+        }
         const int high = hex_value(raw_path[i + 1]);
         const int low = hex_value(raw_path[i + 2]);
-        if (high < 0 || low < 0) return false;
+        if (high < 0 || low < 0) {
+            return false;
+        }
         const char decoded = static_cast<char>(high * 16 + low);
-        if (decoded == '\0') return false;
+        if (decoded == '\0') {
+            return false;
+        }
         path += decoded;
         i += 2;
     }
@@ -179,8 +193,12 @@ std::string allow_header(const std::vector<method>& allowed) {
         method::options};
     std::string value;
     for (const auto m : k_order) {
-        if (std::ranges::find(allowed, m) == allowed.end()) continue;
-        if (!value.empty()) value += ", ";
+        if (std::ranges::find(allowed, m) == allowed.end()) {
+            continue;
+        }
+        if (!value.empty()) {
+            value += ", ";
+        }
         value += to_string(m);
     }
     return value;
@@ -246,7 +264,9 @@ void serialize_response(
         out += "\r\nConnection: keep-alive";
     }
     out += "\r\n\r\n";
-    if (!is_head) out += res.body;
+    if (!is_head) {
+        out += res.body;
+    }
 }
 
 class session;
@@ -286,11 +306,19 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
 
     // Runs on_stopped on loop 0, once. Callable from any loop.
     void report_stopped() {
-        if (stopped_reported.exchange(true, std::memory_order_acq_rel)) return;
+        if (stopped_reported.exchange(true, std::memory_order_acq_rel)) {
+            return;
+        }
         asio::post(*loop0, [self = shared_from_this()] {
-            if (self->grace_timer) self->grace_timer->cancel();
-            if (self->on_stopped) self->on_stopped();
-            for (auto& guard : self->keep_running) guard.reset();
+            if (self->grace_timer) {
+                self->grace_timer->cancel();
+            }
+            if (self->on_stopped) {
+                self->on_stopped();
+            }
+            for (auto& guard : self->keep_running) {
+                guard.reset();
+            }
         });
     }
 };
@@ -310,14 +338,18 @@ public:
         metrics().connections.inc();
         boost::system::error_code ec;
         const auto endpoint = stream_.socket().remote_endpoint(ec);
-        if (!ec) peer_ = endpoint.address().to_string();
+        if (!ec) {
+            peer_ = endpoint.address().to_string();
+        }
     }
 
     ~session() {
         loop_.sessions.erase(this);
         metrics().connections.dec();
         const auto left = state_->open_connections.fetch_sub(1, std::memory_order_acq_rel) - 1;
-        if (left == 0 && state_->draining.load(std::memory_order_acquire)) state_->report_stopped();
+        if (left == 0 && state_->draining.load(std::memory_order_acquire)) {
+            state_->report_stopped();
+        }
     }
 
     session(const session&) = delete;
@@ -328,7 +360,9 @@ public:
     // Shutdown began: a connection with no request in flight closes now; one with a request
     // in flight finishes it and then closes.
     void on_drain() {
-        if (phase_ != phase::in_flight) stream_.cancel();
+        if (phase_ != phase::in_flight) {
+            stream_.cancel();
+        }
     }
 
     // The grace period is over: close whatever is left.
@@ -381,10 +415,14 @@ asio::awaitable<void> session::run() {
             phase_ = phase::idle;
             stream_.expires_after(options.idle_timeout);
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(k_read_chunk), k_as_tuple);
-            if (ec) break;
+            if (ec) {
+                break;
+            }
             buffer_.commit(n);
         }
-        if (draining()) break;  // headers not complete when shutdown began: not in flight
+        if (draining()) {
+            break;  // headers not complete when shutdown began: not in flight
+        }
         phase_ = phase::reading_header;
         if (!co_await serve_one()) break;
     }
@@ -410,14 +448,18 @@ asio::awaitable<bool> session::serve_one() {
     exchange x;
     x.started = clock::now();
     if (read_error) {
-        if (read_error == beast::error::timeout) m.dropped_slow_clients.inc();
+        if (read_error == beast::error::timeout) {
+            m.dropped_slow_clients.inc();
+        }
         // Nobody to answer unless the bytes themselves were the problem.
         const bool too_large = read_error == bhttp::error::header_limit;
         const bool malformed =
             read_error.category() == make_error_code(bhttp::error::bad_target).category() &&
             read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message &&
             !too_large;
-        if (!too_large && !malformed) co_return false;
+        if (!too_large && !malformed) {
+            co_return false;
+        }
         phase_ = phase::in_flight;
         x.request_id = generate_request_id();
         co_await write_response(
@@ -498,7 +540,9 @@ asio::awaitable<bool> session::serve_one() {
             bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, beast_request.version()};
             stream_.expires_after(options.write_timeout);
             auto [ec, n] = co_await bhttp::async_write(stream_, go_on, k_as_tuple);
-            if (ec) co_return false;
+            if (ec) {
+                co_return false;
+            }
         }
         stream_.expires_after(options.body_timeout);
         auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, k_as_tuple);
@@ -511,7 +555,9 @@ asio::awaitable<bool> session::serve_one() {
             co_return false;
         }
         if (ec) {
-            if (ec == beast::error::timeout) m.dropped_slow_clients.inc();
+            if (ec == beast::error::timeout) {
+                m.dropped_slow_clients.inc();
+            }
             co_return false;
         }
         x.body_pending = false;
@@ -578,7 +624,9 @@ asio::awaitable<void> session::linger() {
     buffer_.clear();
     while (discarded < k_linger_bytes) {
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), k_as_tuple);
-        if (ec) break;
+        if (ec) {
+            break;
+        }
         discarded += n;
         buffer_.clear();
     }
@@ -599,7 +647,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_stat
     asio::steady_timer backoff(loop.context);
     while (loop.acceptor->is_open()) {
         auto [ec, socket] = co_await loop.acceptor->async_accept(k_as_tuple);
-        if (ec == asio::error::operation_aborted || !loop.acceptor->is_open()) break;
+        if (ec == asio::error::operation_aborted || !loop.acceptor->is_open()) {
+            break;
+        }
         if (ec) {
             // Typically EMFILE: wait a little instead of spinning on the same error.
             spdlog::warn("accept failed: {}", ec.message());
@@ -607,7 +657,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_stat
             co_await backoff.async_wait(k_as_tuple);
             continue;
         }
-        if (state->draining.load(std::memory_order_acquire)) break;
+        if (state->draining.load(std::memory_order_acquire)) {
+            break;
+        }
         const auto open = state->open_connections.fetch_add(1, std::memory_order_acq_rel) + 1;
         if (open > state->options.max_connections) {
             state->open_connections.fetch_sub(1, std::memory_order_acq_rel);
@@ -634,8 +686,9 @@ server::server(
       state_(std::make_shared<shared_state>(routes, std::move(authenticate), std::move(options))) {
     metrics();  // register the HTTP metrics before the first scrape
     state_->loop0 = &loops.context(0);
-    for (std::size_t i = 0; i < loops.size(); ++i)
+    for (std::size_t i = 0; i < loops.size(); ++i) {
         state_->loops.push_back(std::make_unique<loop_state>(loops.context(i)));
+    }
 }
 
 server::~server() {
@@ -644,8 +697,12 @@ server::~server() {
     // destroyed only with their own context, possibly after another loop's context is gone.
     state_->stopped_reported.store(true, std::memory_order_release);  // no more posts to loop 0
     state_->grace_timer.reset();
-    for (auto& guard : state_->keep_running) guard.reset();
-    for (auto& loop : state_->loops) loop->acceptor.reset();
+    for (auto& guard : state_->keep_running) {
+        guard.reset();
+    }
+    for (auto& loop : state_->loops) {
+        loop->acceptor.reset();
+    }
 }
 
 std::uint16_t server::port() const {
@@ -679,13 +736,18 @@ void server::start() {
         port = acceptor.local_endpoint().port();
     }
     state_->bound_port = port;
-    for (auto& loop : state_->loops) state_->keep_running.push_back(asio::make_work_guard(loop->context));
-    for (auto& loop : state_->loops)
+    for (auto& loop : state_->loops) {
+        state_->keep_running.push_back(asio::make_work_guard(loop->context));
+    }
+    for (auto& loop : state_->loops) {
         asio::co_spawn(loop->context, accept_loop(state_, *loop), asio::detached);
+    }
 }
 
 void server::shutdown(std::function<void()> on_stopped) {
-    if (state_->shutdown_requested.exchange(true, std::memory_order_acq_rel)) return;
+    if (state_->shutdown_requested.exchange(true, std::memory_order_acq_rel)) {
+        return;
+    }
     state_->on_stopped = std::move(on_stopped);
     state_->draining.store(true, std::memory_order_release);
 
@@ -696,7 +758,9 @@ void server::shutdown(std::function<void()> on_stopped) {
             // on_drain() may end a session, which erases itself from the set: iterate a copy.
             const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
             for (auto* s : sessions) {
-                if (loop->sessions.contains(s)) s->on_drain();
+                if (loop->sessions.contains(s)) {
+                    s->on_drain();
+                }
             }
         });
     }
@@ -705,7 +769,9 @@ void server::shutdown(std::function<void()> on_stopped) {
         state->grace_timer =
             std::make_unique<asio::steady_timer>(*state->loop0, state->options.shutdown_grace);
         state->grace_timer->async_wait([state](const boost::system::error_code& ec) {
-            if (ec || state->stopped_reported.load(std::memory_order_acquire)) return;
+            if (ec || state->stopped_reported.load(std::memory_order_acquire)) {
+                return;
+            }
             if (const auto left = state->open_connections.load(std::memory_order_acquire); left != 0) {
                 spdlog::warn("shutdown grace period over; cutting off {} connection(s)", left);
             }
@@ -713,13 +779,17 @@ void server::shutdown(std::function<void()> on_stopped) {
                 asio::post(loop->context, [loop = loop.get()] {
                     const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
                     for (auto* s : sessions) {
-                        if (loop->sessions.contains(s)) s->cut_off();
+                        if (loop->sessions.contains(s)) {
+                            s->cut_off();
+                        }
                     }
                 });
             }
             state->report_stopped();
         });
-        if (state->open_connections.load(std::memory_order_acquire) == 0) state->report_stopped();
+        if (state->open_connections.load(std::memory_order_acquire) == 0) {
+            state->report_stopped();
+        }
     });
 }
 

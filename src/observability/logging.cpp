@@ -42,7 +42,9 @@ protected:
         spdlog::memory_buf_t formatted;
         formatter_->format(msg, formatted);
         buffer_.append(formatted.data(), formatted.size());
-        if (buffer_.size() >= k_flush_threshold_bytes || msg.level >= spdlog::level::warn) write_all();
+        if (buffer_.size() >= k_flush_threshold_bytes || msg.level >= spdlog::level::warn) {
+            write_all();
+        }
     }
     void flush_() override { write_all(); }
 
@@ -51,8 +53,12 @@ private:
         std::size_t written = 0;
         while (written < buffer_.size()) {
             const auto n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;  // nowhere to report a failing log stream; drop the rest
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;  // nowhere to report a failing log stream; drop the rest
+            }
             written += static_cast<std::size_t>(n);
         }
         buffer_.clear();
@@ -147,7 +153,9 @@ public:
         {
             const std::scoped_lock lock(buffer.mutex);
             buffer.data += line;
-            if (buffer.data.size() < k_flush_threshold_bytes) return;
+            if (buffer.data.size() < k_flush_threshold_bytes) {
+                return;
+            }
             full.swap(buffer.data);
             buffer.data.reserve(k_flush_threshold_bytes + 4096);
         }
@@ -173,13 +181,17 @@ public:
     // Starts the once-a-second flusher (idempotent).
     void start_flusher() {
         const std::scoped_lock lock(registry_mutex_);
-        if (flusher_.joinable()) return;
+        if (flusher_.joinable()) {
+            return;
+        }
         flusher_ = std::jthread([this](const std::stop_token& stop) {
             std::mutex wait_mutex;
             std::condition_variable_any wake;
             std::unique_lock wait_lock(wait_mutex);
             while (!wake.wait_for(wait_lock, stop, std::chrono::seconds(1), [] { return false; })) {
-                if (stop.stop_requested()) break;
+                if (stop.stop_requested()) {
+                    break;
+                }
                 flush();
             }
         });
@@ -203,13 +215,19 @@ private:
     }
 
     void write(const std::string& chunk) {
-        if (chunk.empty()) return;
+        if (chunk.empty()) {
+            return;
+        }
         const std::scoped_lock lock(write_mutex_);
         std::size_t written = 0;
         while (written < chunk.size()) {
             const auto n = ::write(STDOUT_FILENO, chunk.data() + written, chunk.size() - written);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;  // nowhere to report a failing log stream; drop the rest
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;  // nowhere to report a failing log stream; drop the rest
+            }
             written += static_cast<std::size_t>(n);
         }
     }
@@ -275,18 +293,30 @@ std::size_t utf8_sequence_length(std::string_view text) {
         length = 2;
     } else if (lead >= 0xE0 && lead <= 0xEF) {
         length = 3;
-        if (lead == 0xE0) min_second = 0xA0;
-        if (lead == 0xED) max_second = 0x9F;
+        if (lead == 0xE0) {
+            min_second = 0xA0;
+        }
+        if (lead == 0xED) {
+            max_second = 0x9F;
+        }
     } else if (lead >= 0xF0 && lead <= 0xF4) {
         length = 4;
-        if (lead == 0xF0) min_second = 0x90;
-        if (lead == 0xF4) max_second = 0x8F;
+        if (lead == 0xF0) {
+            min_second = 0x90;
+        }
+        if (lead == 0xF4) {
+            max_second = 0x8F;
+        }
     } else {
         return 0;
     }
-    if (text.size() < length || byte(1) < min_second || byte(1) > max_second) return 0;
+    if (text.size() < length || byte(1) < min_second || byte(1) > max_second) {
+        return 0;
+    }
     for (std::size_t i = 2; i < length; ++i) {
-        if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+        if (byte(i) < 0x80 || byte(i) > 0xBF) {
+            return 0;
+        }
     }
     return length;
 }
@@ -294,14 +324,20 @@ std::size_t utf8_sequence_length(std::string_view text) {
 }  // namespace
 
 log_format parse_log_format(std::string_view text) {
-    if (text == "json") return log_format::json;
-    if (text == "text") return log_format::text;
+    if (text == "json") {
+        return log_format::json;
+    }
+    if (text == "text") {
+        return log_format::text;
+    }
     throw std::invalid_argument("must be json or text");
 }
 
 void validate_log_level(std::string_view level) {
     for (const auto known : k_levels) {
-        if (level == known) return;
+        if (level == known) {
+            return;
+        }
     }
     throw std::invalid_argument("must be one of trace, debug, info, warn, error, critical, off");
 }
@@ -328,7 +364,9 @@ void init_logging(const logging_options& options) {
     // The access log is at level info: a higher LOG_LEVEL silences it as well.
     const bool access = options.access_log && level <= spdlog::level::info;
     g_access_enabled.store(access, std::memory_order_release);
-    if (access) access_writer().start_flusher();
+    if (access) {
+        access_writer().start_flusher();
+    }
     // Bounds how long a line can sit in a buffer on a quiet server.
     spdlog::flush_every(std::chrono::seconds(1));
 }
@@ -339,7 +377,9 @@ void flush_logs() {
 }
 
 void log_access(const access_entry& entry) {
-    if (!g_access_enabled.load(std::memory_order_relaxed)) return;
+    if (!g_access_enabled.load(std::memory_order_relaxed)) {
+        return;
+    }
     thread_local std::string line;
     line.clear();
     if (g_format == log_format::json) {

@@ -26,7 +26,9 @@ thread_local std::unordered_map<std::uint64_t, series_cache> t_caches;
 thread_local std::string t_key;
 
 bool is_metric_name(std::string_view name) {
-    if (name.empty()) return false;
+    if (name.empty()) {
+        return false;
+    }
     const auto head = [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
     };
@@ -35,7 +37,9 @@ bool is_metric_name(std::string_view name) {
 }
 
 bool is_label_name(std::string_view name) {
-    if (name.empty() || name.starts_with("__")) return false;
+    if (name.empty() || name.starts_with("__")) {
+        return false;
+    }
     const auto head = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
     const auto tail = [&](char c) { return head(c) || (c >= '0' && c <= '9'); };
     return head(name.front()) && std::all_of(name.begin() + 1, name.end(), tail);
@@ -44,9 +48,13 @@ bool is_label_name(std::string_view name) {
 // A plain loop: GCC 12 at -O2 reports a false null dereference in std::ranges::equal on an
 // empty std::span (-Wnull-dereference).
 bool same_bounds(std::span<const double> a, const std::vector<double>& b) {
-    if (a.size() != b.size()) return false;
+    if (a.size() != b.size()) {
+        return false;
+    }
     for (std::size_t i = 0; i < a.size(); ++i) {
-        if (a[i] != b[i]) return false;
+        if (a[i] != b[i]) {
+            return false;
+        }
     }
     return true;
 }
@@ -165,14 +173,18 @@ void* family_base::find_or_create(std::span<const std::string_view> label_values
         t_key.append(value);
     }
     auto& cache = t_caches[id_];
-    if (const auto hit = cache.find(std::string_view(t_key)); hit != cache.end()) return hit->second;
+    if (const auto hit = cache.find(std::string_view(t_key)); hit != cache.end()) {
+        return hit->second;
+    }
 
     std::vector<std::string> key(label_values.begin(), label_values.end());
     void* series = nullptr;
     {
         const std::scoped_lock lock(mutex_);
         auto [it, inserted] = series_.try_emplace(std::move(key), nullptr);
-        if (inserted) it->second = make_series();
+        if (inserted) {
+            it->second = make_series();
+        }
         series = it->second;
     }
     cache.emplace(t_key, series);
@@ -186,7 +198,9 @@ void family_base::expose(std::string& out) const {
     for (const auto& [values, series] : series_) {
         labels.clear();
         for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i > 0) labels += ',';
+            if (i > 0) {
+                labels += ',';
+            }
             labels += label_names_[i];
             labels += "=\"";
             append_escaped(labels, values[i], true);
@@ -251,7 +265,9 @@ void family<Series>::expose_series(std::string& out, const std::string& labels, 
         for (std::size_t i = 0; i <= bounds.size(); ++i) {
             cumulative += s.bucket_count(i);
             bucket_labels = labels;
-            if (!bucket_labels.empty()) bucket_labels += ',';
+            if (!bucket_labels.empty()) {
+                bucket_labels += ',';
+            }
             bucket_labels += "le=\"";
             if (i < bounds.size()) {
                 append_double(bucket_labels, bounds[i]);
@@ -295,7 +311,9 @@ family<Series>& registry::add_family(
     std::vector<std::string> label_names,
     std::vector<double> upper_bounds
 ) {
-    if (!is_metric_name(name)) throw std::invalid_argument("invalid metric name: " + name);
+    if (!is_metric_name(name)) {
+        throw std::invalid_argument("invalid metric name: " + name);
+    }
     for (const auto& label : label_names) {
         if (!is_label_name(label) || (type == metric_type::histogram && label == "le")) {
             throw std::invalid_argument("invalid label name for " + name + ": " + label);
@@ -312,7 +330,9 @@ family<Series>& registry::add_family(
         const std::scoped_lock lock(mutex_);
         for (auto& e : entries_) {
             const std::string& existing = e.family ? e.family->name() : e.callback->name;
-            if (existing != name) continue;
+            if (existing != name) {
+                continue;
+            }
             auto* same = dynamic_cast<family<Series>*>(e.family.get());
             if (same == nullptr || same->type() != type || same->label_names() != label_names ||
                 !same_bounds(same->upper_bounds(), upper_bounds)) {
@@ -327,7 +347,9 @@ family<Series>& registry::add_family(
         entries_.push_back(entry{std::move(created), nullptr});
     }
     // An unlabelled series exists from the start, so it is exposed as 0 before its first use.
-    if (result->label_names().empty()) result->get();
+    if (result->label_names().empty()) {
+        result->get();
+    }
     return *result;
 }
 
@@ -360,9 +382,12 @@ histogram_family& registry::add_histogram(
 void registry::add_callback(
     std::string name, std::string help, metric_type type, std::function<double()> read
 ) {
-    if (!is_metric_name(name)) throw std::invalid_argument("invalid metric name: " + name);
-    if (type == metric_type::histogram)
+    if (!is_metric_name(name)) {
+        throw std::invalid_argument("invalid metric name: " + name);
+    }
+    if (type == metric_type::histogram) {
         throw std::invalid_argument("a callback metric is a counter or a gauge");
+    }
     const std::scoped_lock lock(mutex_);
     for (auto& e : entries_) {
         if (e.callback && e.callback->name == name) {

@@ -105,7 +105,9 @@ protected:
     // Calls `f(series)` for every series; only for the derived destructor (no concurrency).
     template <class F>
     void for_each_series(F&& f) {
-        for (auto& entry : series_) f(entry.second);
+        for (auto& entry : series_) {
+            f(entry.second);
+        }
     }
 
 private:

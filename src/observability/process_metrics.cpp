@@ -27,13 +27,19 @@ proc_stat read_proc_stat() {
     std::getline(file, line);
     proc_stat result;
     const auto close = line.rfind(')');
-    if (close == std::string::npos) return result;
+    if (close == std::string::npos) {
+        return result;
+    }
     std::istringstream fields(line.substr(close + 2));
     std::string field;
     // After ")" the next field is number 3 (state).
     for (int number = 3; fields >> field; ++number) {
-        if (number == 14) result.user_ticks = std::stod(field);
-        if (number == 15) result.system_ticks = std::stod(field);
+        if (number == 14) {
+            result.user_ticks = std::stod(field);
+        }
+        if (number == 15) {
+            result.system_ticks = std::stod(field);
+        }
         if (number == 22) {
             result.start_ticks = std::stod(field);
             break;
@@ -57,17 +63,23 @@ double boot_time_seconds() {
     std::ifstream file("/proc/stat");
     std::string line;
     while (std::getline(file, line)) {
-        if (line.starts_with("btime ")) return std::stod(line.substr(6));
+        if (line.starts_with("btime ")) {
+            return std::stod(line.substr(6));
+        }
     }
     return 0;
 }
 
 double count_open_fds() {
     DIR* dir = ::opendir("/proc/self/fd");
-    if (dir == nullptr) return 0;
+    if (dir == nullptr) {
+        return 0;
+    }
     double count = 0;
     while (const dirent* e = ::readdir(dir)) {
-        if (e->d_name[0] != '.') ++count;
+        if (e->d_name[0] != '.') {
+            ++count;
+        }
     }
     ::closedir(dir);
     return count - 1;  // the descriptor opendir() itself holds
