@@ -9,7 +9,9 @@ namespace svc::app {
 
 route_table make_route_table(const service_state& state, std::vector<http::route> api_routes) {
     route_table table{system_routes(state), {}};
-    for (auto& r : api_routes) table.routes.push_back(std::move(r));
+    for (auto& r : api_routes) {
+        table.routes.push_back(std::move(r));
+    }
     table.document = openapi::add_docs_routes(table.routes);  // last: it documents every route above
     return table;
 }

@@ -49,19 +49,29 @@ bool accepts_gzip(std::string_view accept_encoding) {
     while (!accept_encoding.empty()) {
         const auto comma = accept_encoding.find(',');
         std::string entry;
-        for (const char c : accept_encoding.substr(0, comma))
-            if (c != ' ' && c != '\t')
+        for (const char c : accept_encoding.substr(0, comma)) {
+            if (c != ' ' && c != '\t') {
                 entry.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            }
+        }
         const auto semicolon = entry.find(';');
         const std::string_view coding = std::string_view(entry).substr(0, semicolon);
         double quality = 1.0;
         if (const auto q = entry.find(";q="); q != std::string::npos) {
-            if (std::from_chars(entry.data() + q + 3, entry.data() + entry.size(), quality).ec != std::errc{})
+            if (std::from_chars(entry.data() + q + 3, entry.data() + entry.size(), quality).ec !=
+                std::errc{}) {
                 quality = 0.0;  // unreadable: do not assume acceptance
+            }
         }
-        if (coding == "gzip") return quality > 0.0;
-        if (coding == "*") wildcard = quality > 0.0;
-        if (comma == std::string_view::npos) break;
+        if (coding == "gzip") {
+            return quality > 0.0;
+        }
+        if (coding == "*") {
+            wildcard = quality > 0.0;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
         accept_encoding.remove_prefix(comma + 1);
     }
     return wildcard.value_or(false);
@@ -73,13 +83,21 @@ bool etag_matches(std::string_view if_none_match, std::string_view etag) {
     while (!if_none_match.empty()) {
         const auto comma = if_none_match.find(',');
         auto candidate = if_none_match.substr(0, comma);
-        while (!candidate.empty() && (candidate.front() == ' ' || candidate.front() == '\t'))
+        while (!candidate.empty() && (candidate.front() == ' ' || candidate.front() == '\t')) {
             candidate.remove_prefix(1);
-        while (!candidate.empty() && (candidate.back() == ' ' || candidate.back() == '\t'))
+        }
+        while (!candidate.empty() && (candidate.back() == ' ' || candidate.back() == '\t')) {
             candidate.remove_suffix(1);
-        if (candidate.starts_with("W/")) candidate.remove_prefix(2);
-        if (candidate == "*" || candidate == etag) return true;
-        if (comma == std::string_view::npos) break;
+        }
+        if (candidate.starts_with("W/")) {
+            candidate.remove_prefix(2);
+        }
+        if (candidate == "*" || candidate == etag) {
+            return true;
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
         if_none_match.remove_prefix(comma + 1);
     }
     return false;
@@ -92,8 +110,12 @@ http::response make_reply(const http::request& request, const static_reply& repl
     const std::string_view etag = gzip ? reply.gzip_etag : reply.etag;
     const std::string_view body = gzip ? reply.gzip_body : reply.body;
     out.set_header("ETag", std::string(etag));
-    if (!reply.gzip_body.empty()) out.set_header("Vary", "Accept-Encoding");  // two representations
-    if (gzip) out.set_header("Content-Encoding", "gzip");
+    if (!reply.gzip_body.empty()) {
+        out.set_header("Vary", "Accept-Encoding");  // two representations
+    }
+    if (gzip) {
+        out.set_header("Content-Encoding", "gzip");
+    }
     out.set_header("Cache-Control", std::string(reply.cache_control));
     out.set_header("X-Content-Type-Options", "nosniff");
     if (reply.is_page) {
@@ -135,7 +157,9 @@ std::string fingerprint(std::string_view text) {
     }
     constexpr std::string_view k_hex = "0123456789abcdef";
     std::string out = "\"";
-    for (int shift = 60; shift >= 0; shift -= 4) out.push_back(k_hex[(hash >> shift) & 0xF]);
+    for (int shift = 60; shift >= 0; shift -= 4) {
+        out.push_back(k_hex[(hash >> shift) & 0xF]);
+    }
     out.push_back('"');
     return out;
 }
@@ -157,7 +181,9 @@ json::value asset_file(json::object& /*components*/) {
 // The `{file}` path parameter: exactly the embedded files' names.
 json::value asset_path(json::object& /*components*/) {
     json::array names;
-    for (const auto& a : docs_assets()) names.emplace_back(a.name);
+    for (const auto& a : docs_assets()) {
+        names.emplace_back(a.name);
+    }
     return json::object{
         {"type", "object"},
         {"properties", json::object{{"file", json::object{{"type", "string"}, {"enum", std::move(names)}}}}},
@@ -219,7 +245,9 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
             },
     });
     auto asset_responses = cached_responses("application/octet-stream", &asset_file);  // typed below
-    for (auto& r : asset_responses) r.headers.insert(r.headers.end(), {"Vary", "Content-Encoding"});
+    for (auto& r : asset_responses) {
+        r.headers.insert(r.headers.end(), {"Vary", "Content-Encoding"});
+    }
     asset_responses.push_back({404, "No such file", nullptr, {}, ""});
     routes.push_back({
         .method = http::method::get,
@@ -243,9 +271,10 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
     auto document = build_document(routes, info);
     // One route serves files of several types: list each embedded file's media type.
     json::object media_types;
-    for (const auto& a : docs_assets())
+    for (const auto& a : docs_assets()) {
         media_types[a.content_type.substr(0, a.content_type.find(';'))] =
             json::object{{"schema", asset_file(media_types)}};
+    }
     document.at("paths").at("/docs/{file}").at("get").at("responses").at("200").as_object()["content"] =
         std::move(media_types);
     auto text = std::make_shared<const std::string>(to_pretty_json(document));
@@ -264,7 +293,9 @@ std::string add_docs_routes(std::vector<http::route>& routes, const document_inf
     };
     routes[first + 2].handler = [](http::route_context& ctx) {
         const auto* asset = find_asset(ctx.params.at("file"));
-        if (asset == nullptr) return no_such_file();
+        if (asset == nullptr) {
+            return no_such_file();
+        }
         return ready(make_reply(
             ctx.request,
             {asset->content_type,

@@ -88,8 +88,11 @@ const header_info* find_response_header(std::string_view name) {
 // Component names of the shared pieces.
 std::string component_name(std::string_view header_name) {
     std::string out;
-    for (const char c : header_name)
-        if (c != '-') out.push_back(c);
+    for (const char c : header_name) {
+        if (c != '-') {
+            out.push_back(c);
+        }
+    }
     return out;
 }
 
@@ -126,7 +129,9 @@ constexpr std::array<std::string_view, 16> k_problem_types{
 
 json::object problem_schema() {
     json::array types;
-    for (const auto t : k_problem_types) types.emplace_back(t);
+    for (const auto t : k_problem_types) {
+        types.emplace_back(t);
+    }
     return {
         {"type", "object"},
         {"description", "The body of every error response."},
@@ -248,7 +253,9 @@ constexpr std::array k_implied_responses{
 
 const implied_response& implied(unsigned status) {
     const auto it = std::ranges::find(k_implied_responses, status, &implied_response::status);
-    if (it == k_implied_responses.end()) throw std::logic_error("no implied response for this status");
+    if (it == k_implied_responses.end()) {
+        throw std::logic_error("no implied response for this status");
+    }
     return *it;
 }
 
@@ -269,8 +276,9 @@ json::object problem_example(unsigned status, std::string_view detail, bool rout
 json::object headers_object(std::span<const std::string> names) {
     json::object headers{{"X-Request-ID", ref("headers", component_name("X-Request-ID"))}};
     for (const auto& name : names) {
-        if (find_response_header(name) == nullptr)
+        if (find_response_header(name) == nullptr) {
             throw std::invalid_argument("route_doc names an unknown response header: " + name);
+        }
         headers[name] = ref("headers", component_name(name));
     }
     return headers;
@@ -279,10 +287,13 @@ json::object headers_object(std::span<const std::string> names) {
 // The error body of `status`, with its `type` pinned to what the service sends for it
 // (http::default_problem_type; a 400 a route lists itself may also be a `business_error`).
 json::value error_schema(unsigned status, bool route_listed) {
-    if (status == 422) return ref("schemas", "ValidationProblem");
+    if (status == 422) {
+        return ref("schemas", "ValidationProblem");
+    }
     json::object type{{"const", http::default_problem_type(status)}};
-    if (status == 400 && route_listed)
+    if (status == 400 && route_listed) {
         type = json::object{{"enum", json::array{"bad_request", "business_error"}}};
+    }
     return json::object{
         {"allOf",
          json::array{
@@ -303,7 +314,9 @@ json::object component_responses() {
     json::object out;
     for (const auto& r : k_implied_responses) {
         std::vector<std::string> extra;
-        if (!r.header.empty()) extra.emplace_back(r.header);
+        if (!r.header.empty()) {
+            extra.emplace_back(r.header);
+        }
         out[r.component] = json::object{
             {"description", r.description},
             {"headers", headers_object(extra)},
@@ -317,7 +330,9 @@ json::object component_headers() {
     json::object out;
     for (const auto& h : k_response_headers) {
         json::object header{{"description", h.description}, {"schema", json::parse(h.schema_json)}};
-        if (h.name == "X-Request-ID") header["required"] = true;  // on every response
+        if (h.name == "X-Request-ID") {
+            header["required"] = true;  // on every response
+        }
         out[component_name(h.name)] = std::move(header);
     }
     return out;
@@ -338,7 +353,9 @@ std::vector<std::string> path_parameter_names(std::string_view path_template) {
     for (std::size_t open = path_template.find('{'); open != std::string_view::npos;
          open = path_template.find('{', open + 1)) {
         const auto close = path_template.find('}', open);
-        if (close == std::string_view::npos) throw std::invalid_argument("unclosed '{' in a path template");
+        if (close == std::string_view::npos) {
+            throw std::invalid_argument("unclosed '{' in a path template");
+        }
         names.emplace_back(path_template.substr(open + 1, close - open - 1));
     }
     return names;
@@ -356,10 +373,14 @@ json::object expand_object_schema(http::schema_fn fn, json::object& schemas) {
         own_name = std::string(target.substr(target.rfind('/') + 1));
         top = scratch.at(own_name);
     }
-    for (auto& [name, schema] : scratch)
-        if (name != own_name) schemas[name] = schema;
-    if (!top.is_object() || !top.as_object().contains("properties"))
+    for (auto& [name, schema] : scratch) {
+        if (name != own_name) {
+            schemas[name] = schema;
+        }
+    }
+    if (!top.is_object() || !top.as_object().contains("properties")) {
         throw std::invalid_argument("a query or path schema must be an object with properties");
+    }
     return top.as_object();
 }
 
@@ -368,13 +389,19 @@ json::object expand_object_schema(http::schema_fn fn, json::object& schemas) {
 json::object without_null(json::object schema) {
     if (auto* type = schema.if_contains("type"); type != nullptr && type->is_array()) {
         json::array kept;
-        for (const auto& t : type->as_array())
-            if (t != "null") kept.push_back(t);
+        for (const auto& t : type->as_array()) {
+            if (t != "null") {
+                kept.push_back(t);
+            }
+        }
         *type = kept.size() == 1 ? kept.front() : json::value(std::move(kept));
         if (auto* values = schema.if_contains("enum"); values != nullptr && values->is_array()) {
             json::array non_null;
-            for (const auto& v : values->as_array())
-                if (!v.is_null()) non_null.push_back(v);
+            for (const auto& v : values->as_array()) {
+                if (!v.is_null()) {
+                    non_null.push_back(v);
+                }
+            }
             *values = std::move(non_null);
         }
         return schema;
@@ -384,8 +411,11 @@ json::object without_null(json::object schema) {
         if (branches.size() == 2 && branches[1] == json::value(json::object{{"type", "null"}}) &&
             branches[0].is_object()) {
             json::object inner = branches[0].as_object();
-            for (const auto& [key, value] : schema)
-                if (key != "anyOf") inner[key] = value;
+            for (const auto& [key, value] : schema) {
+                if (key != "anyOf") {
+                    inner[key] = value;
+                }
+            }
             return inner;
         }
     }
@@ -394,7 +424,9 @@ json::object without_null(json::object schema) {
 
 bool contains_name(const json::value& required, std::string_view name) {
     const auto* list = required.if_array();
-    if (list == nullptr) return false;
+    if (list == nullptr) {
+        return false;
+    }
     return std::ranges::any_of(*list, [&](const json::value& v) {
         return v.is_string() && v.as_string() == name;
     });
@@ -404,12 +436,16 @@ json::array parameters_of(const http::route& r, json::object& schemas) {
     json::array params;
 
     json::object path_schema;
-    if (r.doc.path != nullptr) path_schema = expand_object_schema(r.doc.path, schemas);
+    if (r.doc.path != nullptr) {
+        path_schema = expand_object_schema(r.doc.path, schemas);
+    }
     for (const auto& name : path_parameter_names(r.path_template)) {
         json::value schema = json::object{{"type", "string"}};
-        if (const auto* props = path_schema.if_contains("properties"); props != nullptr)
-            if (const auto* s = props->as_object().if_contains(name); s != nullptr)
+        if (const auto* props = path_schema.if_contains("properties"); props != nullptr) {
+            if (const auto* s = props->as_object().if_contains(name); s != nullptr) {
                 schema = without_null(s->as_object());
+            }
+        }
         params.push_back(json::object{{"name", name}, {"in", "path"}, {"required", true}, {"schema", schema}}
         );
     }
@@ -435,7 +471,9 @@ json::array parameters_of(const http::route& r, json::object& schemas) {
 
     for (const auto& h : r.doc.headers) {
         json::object p{{"name", h.name}, {"in", "header"}, {"required", h.required}};
-        if (!h.description.empty()) p["description"] = h.description;
+        if (!h.description.empty()) {
+            p["description"] = h.description;
+        }
         p["schema"] = h.schema != nullptr ? h.schema(schemas) : json::value(json::object{{"type", "string"}});
         params.push_back(std::move(p));
     }
@@ -452,7 +490,9 @@ bool reads_header(const http::route& r, std::string_view name) {
 json::value parse_example(std::string_view text, std::string_view what) {
     boost::system::error_code ec;
     auto example = json::parse(text, ec);
-    if (ec) throw std::invalid_argument("the example of " + std::string(what) + " is not JSON");
+    if (ec) {
+        throw std::invalid_argument("the example of " + std::string(what) + " is not JSON");
+    }
     return example;
 }
 
@@ -465,7 +505,9 @@ json::object explicit_response(const http::response_doc& d, json::object& schema
     const std::string content_type = d.content_type.empty() ? "application/json" : d.content_type;
     if (d.body != nullptr) {
         json::object media{{"schema", d.body(schemas)}};
-        if (!d.example.empty()) media["example"] = parse_example(d.example, "a response example");
+        if (!d.example.empty()) {
+            media["example"] = parse_example(d.example, "a response example");
+        }
         out["content"] = json::object{{content_type, std::move(media)}};
     } else if (d.status >= 400) {
         out["content"] =
@@ -479,58 +521,93 @@ json::object explicit_response(const http::response_doc& d, json::object& schema
 
 json::object responses_of(const http::route& r, json::object& schemas) {
     std::map<unsigned, json::value> by_status;  // sorted: the document lists them in order
-    for (const auto& d : r.doc.responses) by_status.emplace(d.status, explicit_response(d, schemas));
+    for (const auto& d : r.doc.responses) {
+        by_status.emplace(d.status, explicit_response(d, schemas));
+    }
 
     const bool has_body = r.doc.request_body != nullptr;
     const bool has_query = r.doc.query != nullptr;
     // The server answers 413 and 431 before routing, so any route can give them.
     std::set<unsigned> implied_statuses{413, 429, 431, 500};
-    if (has_body || has_query || !r.doc.headers.empty()) implied_statuses.insert(400);
-    if (r.access != http::access::public_) implied_statuses.insert({401, 503});
-    if (r.access == http::access::admin) implied_statuses.insert(403);
-    if (r.path_template.find('{') != std::string::npos) implied_statuses.insert(404);
-    if (reads_header(r, "If-Match")) implied_statuses.insert(412);
-    if (has_body) implied_statuses.insert({415, 422});
-    if (has_query) implied_statuses.insert(422);
-    for (const unsigned s : implied_statuses)
+    if (has_body || has_query || !r.doc.headers.empty()) {
+        implied_statuses.insert(400);
+    }
+    if (r.access != http::access::public_) {
+        implied_statuses.insert({401, 503});
+    }
+    if (r.access == http::access::admin) {
+        implied_statuses.insert(403);
+    }
+    if (r.path_template.find('{') != std::string::npos) {
+        implied_statuses.insert(404);
+    }
+    if (reads_header(r, "If-Match")) {
+        implied_statuses.insert(412);
+    }
+    if (has_body) {
+        implied_statuses.insert({415, 422});
+    }
+    if (has_query) {
+        implied_statuses.insert(422);
+    }
+    for (const unsigned s : implied_statuses) {
         by_status.emplace(s, ref("responses", implied(s).component));  // an explicit one wins
+    }
 
     json::object out;
-    for (auto& [status, response] : by_status) out[std::to_string(status)] = std::move(response);
+    for (auto& [status, response] : by_status) {
+        out[std::to_string(status)] = std::move(response);
+    }
     return out;
 }
 
 json::object operation_of(const http::route& r, json::object& schemas) {
     const auto& d = r.doc;
     json::object op;
-    if (!d.tag.empty()) op["tags"] = json::array{d.tag};
+    if (!d.tag.empty()) {
+        op["tags"] = json::array{d.tag};
+    }
     op["summary"] = d.summary;
     std::string description = d.description;
-    if (r.access == http::access::admin)
+    if (r.access == http::access::admin) {
         description += std::string(description.empty() ? "" : "\n\n") + "Requires the `admin` role.";
-    if (!description.empty()) op["description"] = description;
+    }
+    if (!description.empty()) {
+        op["description"] = description;
+    }
     op["operationId"] = d.operation_id;
-    if (auto params = parameters_of(r, schemas); !params.empty()) op["parameters"] = std::move(params);
+    if (auto params = parameters_of(r, schemas); !params.empty()) {
+        op["parameters"] = std::move(params);
+    }
     if (d.request_body != nullptr) {
         json::object media{{"schema", d.request_body(schemas)}};
-        if (!d.request_example.empty()) media["example"] = parse_example(d.request_example, d.operation_id);
+        if (!d.request_example.empty()) {
+            media["example"] = parse_example(d.request_example, d.operation_id);
+        }
         op["requestBody"] =
             json::object{{"required", true}, {"content", json::object{{"application/json", media}}}};
     }
     op["responses"] = responses_of(r, schemas);
     // Public routes opt out of the document-wide bearer requirement.
-    if (r.access == http::access::public_) op["security"] = json::array{};
+    if (r.access == http::access::public_) {
+        op["security"] = json::array{};
+    }
     return op;
 }
 
 // Every "$ref" string under `node`.
 void collect_refs(const json::value& node, std::set<std::string>& out) {
     if (const auto* obj = node.if_object()) {
-        if (const auto* target = obj->if_contains("$ref"); target != nullptr && target->is_string())
+        if (const auto* target = obj->if_contains("$ref"); target != nullptr && target->is_string()) {
             out.emplace(target->get_string());
-        for (const auto& [key, child] : *obj) collect_refs(child, out);
+        }
+        for (const auto& [key, child] : *obj) {
+            collect_refs(child, out);
+        }
     } else if (const auto* arr = node.if_array()) {
-        for (const auto& child : *arr) collect_refs(child, out);
+        for (const auto& child : *arr) {
+            collect_refs(child, out);
+        }
     }
 }
 
@@ -541,8 +618,11 @@ json::object used_headers(const json::object& paths, const json::object& respons
     collect_refs(paths, refs);
     collect_refs(responses, refs);
     json::object out;
-    for (auto& [name, header] : component_headers())
-        if (refs.contains("#/components/headers/" + std::string(name))) out[name] = header;
+    for (auto& [name, header] : component_headers()) {
+        if (refs.contains("#/components/headers/" + std::string(name))) {
+            out[name] = header;
+        }
+    }
     return out;
 }
 
@@ -555,33 +635,45 @@ json::object build_document(std::span<const http::route> routes, const document_
     std::vector<std::string> route_tags;
 
     for (const auto& r : routes) {
-        if (r.doc.operation_id.empty())
+        if (r.doc.operation_id.empty()) {
             throw std::invalid_argument("route " + r.path_template + " has no operation_id");
-        if (!operation_ids.insert(r.doc.operation_id).second)
+        }
+        if (!operation_ids.insert(r.doc.operation_id).second) {
             throw std::invalid_argument("duplicate operation_id " + r.doc.operation_id);
-        if (!r.doc.tag.empty() && std::ranges::find(route_tags, r.doc.tag) == route_tags.end())
+        }
+        if (!r.doc.tag.empty() && std::ranges::find(route_tags, r.doc.tag) == route_tags.end()) {
             route_tags.push_back(r.doc.tag);
+        }
 
         auto& item = paths[r.path_template];
-        if (item.is_null()) item = json::object{};
+        if (item.is_null()) {
+            item = json::object{};
+        }
         const std::string method = lower(http::to_string(r.method));
-        if (item.as_object().contains(method))
+        if (item.as_object().contains(method)) {
             throw std::invalid_argument("two routes for " + method + " " + r.path_template);
+        }
         item.as_object()[method] = operation_of(r, schemas);
     }
 
     json::array tags;
-    for (const auto& t : info.tags)
-        if (std::ranges::find(route_tags, t.name) != route_tags.end())
+    for (const auto& t : info.tags) {
+        if (std::ranges::find(route_tags, t.name) != route_tags.end()) {
             tags.push_back(json::object{{"name", t.name}, {"description", t.description}});
-    for (const auto& name : route_tags)
-        if (std::ranges::find(info.tags, name, &tag_info::name) == info.tags.end())
+        }
+    }
+    for (const auto& name : route_tags) {
+        if (std::ranges::find(info.tags, name, &tag_info::name) == info.tags.end()) {
             tags.push_back(json::object{{"name", name}});
+        }
+    }
 
     json::object responses = component_responses();
     json::object headers = used_headers(paths, responses);
     json::object info_object{{"title", info.title}, {"version", info.version}};
-    if (!info.description.empty()) info_object["description"] = info.description;
+    if (!info.description.empty()) {
+        info_object["description"] = info.description;
+    }
     info_object["license"] = json::object{{"name", "Proprietary"}, {"identifier", "LicenseRef-Proprietary"}};
 
     return {
@@ -632,7 +724,9 @@ void write_pretty(std::string& out, const json::value& v, int depth) {
             out += "{\n";
             bool first = true;
             for (const auto& [key, member] : obj) {
-                if (!first) out += ",\n";
+                if (!first) {
+                    out += ",\n";
+                }
                 first = false;
                 indent(out, depth + 1);
                 out += json::serialize(json::string_view(key));
@@ -653,7 +747,9 @@ void write_pretty(std::string& out, const json::value& v, int depth) {
             out += "[\n";
             bool first = true;
             for (const auto& element : arr) {
-                if (!first) out += ",\n";
+                if (!first) {
+                    out += ",\n";
+                }
                 first = false;
                 indent(out, depth + 1);
                 write_pretty(out, element, depth + 1);
