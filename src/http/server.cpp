@@ -56,7 +56,7 @@ constexpr std::size_t k_read_chunk = 4096;
 // the body is read and thrown away for at most this long / this much, so the client sees the
 // answer instead of a connection reset.
 constexpr auto k_linger_time = std::chrono::seconds(2);
-constexpr std::size_t k_linger_bytes = 4 * 1024 * 1024;
+constexpr std::size_t k_linger_bytes = std::size_t{4} * 1024 * 1024;
 constexpr std::string_view k_unmatched_route = "unmatched";
 
 struct http_metrics {
@@ -354,6 +354,8 @@ public:
 
     session(const session&) = delete;
     session& operator=(const session&) = delete;
+    session(session&&) = delete;
+    session& operator=(session&&) = delete;
 
     asio::awaitable<void> run();
 
@@ -623,7 +625,7 @@ asio::awaitable<void> session::linger() {
     std::size_t discarded = 0;
     buffer_.clear();
     while (discarded < k_linger_bytes) {
-        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(16 * 1024), k_as_tuple);
+        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(std::size_t{16} * 1024), k_as_tuple);
         if (ec) {
             break;
         }

@@ -30,15 +30,15 @@ namespace svc::http {
 
 struct server_options {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 8000;                         // 0: an ephemeral port, see server::port()
-    std::size_t max_header_bytes = 16 * 1024;          // request line + headers; over it: 431
-    std::size_t max_body_bytes = 1024 * 1024;          // over it: 413
-    std::chrono::milliseconds header_timeout{10'000};  // first byte → end of headers; then dropped
-    std::chrono::milliseconds body_timeout{30'000};    // end of headers → end of body; then dropped
-    std::chrono::milliseconds idle_timeout{60'000};    // keep-alive wait for the next request
-    std::chrono::milliseconds write_timeout{30'000};   // writing one response
-    std::size_t max_connections = 10'000;              // over it new connections are closed at once
-    std::chrono::milliseconds shutdown_grace{10'000};  // how long requests in flight may finish
+    std::uint16_t port = 8000;                              // 0: an ephemeral port, see server::port()
+    std::size_t max_header_bytes = std::size_t{16} * 1024;  // request line + headers; over it: 431
+    std::size_t max_body_bytes = std::size_t{1024} * 1024;  // over it: 413
+    std::chrono::milliseconds header_timeout{10'000};       // first byte → end of headers; then dropped
+    std::chrono::milliseconds body_timeout{30'000};         // end of headers → end of body; then dropped
+    std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait for the next request
+    std::chrono::milliseconds write_timeout{30'000};        // writing one response
+    std::size_t max_connections = 10'000;                   // over it new connections are closed at once
+    std::chrono::milliseconds shutdown_grace{10'000};       // how long requests in flight may finish
 };
 
 // Verifies the Authorization header (absent: nullopt) of a `user` or `admin` route. Called on
@@ -61,6 +61,8 @@ public:
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
+    server(server&&) = delete;
+    server& operator=(server&&) = delete;
 
     // Binds and listens on options.host:options.port with one acceptor per loop
     // (SO_REUSEPORT), and spawns the accept loops. Call once, before the loops run.

@@ -26,7 +26,7 @@ namespace {
 
 constexpr std::array<std::string_view, 7> k_levels = {
     "trace", "debug", "info", "warn", "error", "critical", "off"};
-constexpr std::size_t k_flush_threshold_bytes = 32 * 1024;
+constexpr std::size_t k_flush_threshold_bytes = std::size_t{32} * 1024;
 
 // Writes formatted lines to a file descriptor through a buffer, so a busy server does one
 // write(2) per ~32 KiB instead of one per line. Warnings and worse are written at once.

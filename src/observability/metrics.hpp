@@ -87,6 +87,8 @@ public:
     virtual ~family_base();
     family_base(const family_base&) = delete;
     family_base& operator=(const family_base&) = delete;
+    family_base(family_base&&) = delete;
+    family_base& operator=(family_base&&) = delete;
 
     metric_type type() const { return type_; }
     const std::string& name() const { return name_; }
@@ -179,6 +181,8 @@ public:
     ~registry();
     registry(const registry&) = delete;
     registry& operator=(const registry&) = delete;
+    registry(registry&&) = delete;
+    registry& operator=(registry&&) = delete;
 
     // Registers a family, or returns the existing one when `name` is already registered with
     // the same type and label names (so a module may be initialised twice, e.g. in tests).
