@@ -539,7 +539,9 @@ json::object responses_of(const http::route& r, json::object& schemas) {
         implied_statuses.insert(403);
     }
     if (r.path_template.find('{') != std::string::npos) {
-        implied_statuses.insert(404);
+        // A path parameter that decodes to text the service refuses (a NUL, invalid UTF-8)
+        // is answered 400 by the HTTP layer before the handler runs.
+        implied_statuses.insert({400, 404});
     }
     if (reads_header(r, "If-Match")) {
         implied_statuses.insert(412);
