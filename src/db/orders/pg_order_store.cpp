@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "db/error.hpp"
+#include "db/orders/store_support.hpp"
 #include "orders/errors.hpp"
 
 namespace svc::db {
@@ -17,6 +18,9 @@ namespace {
 
 using boost::asio::awaitable;
 namespace o = svc::orders;
+using order_store_support::expiry_for;
+using order_store_support::rethrow_for_domain;
+using order_store_support::status_from;
 
 // Compile-time concatenation of SQL fragments (so that statements sharing a tail are still
 // single named constants, built without any run-time work).
@@ -364,16 +368,6 @@ o::timestamp from_pg(pg::timestamp t) {
     return t.time_since_epoch().count();
 }
 
-o::timestamp expiry_for(o::timestamp now) {
-    return now + std::chrono::duration_cast<std::chrono::microseconds>(o::k_idempotency_ttl).count();
-}
-
-o::order_status status_from(std::string_view name) {
-    auto status = o::parse_order_status(name);
-    if (!status) throw std::logic_error("orders.status holds an unknown status");
-    return *status;
-}
-
 std::vector<std::string> status_names(const std::vector<o::order_status>& statuses) {
     std::vector<std::string> names;
     names.reserve(statuses.size());
@@ -491,12 +485,6 @@ o::create_order_result outcome_of_create(const pg::result& rows, const o::new_or
 
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
 // propagates unchanged (→ 500).
-[[noreturn]] void rethrow_for_domain(const db::error& e) {
-    if (e.is_unavailable() || e.is_retryable())
-        throw o::unavailable("The database is unavailable, retry later");
-    throw;  // the db::error being handled, unchanged
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- plumbing

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "db/error.hpp"
+#include "db/orders/store_support.hpp"
 #include "orders/errors.hpp"
 
 namespace svc::db {
@@ -15,6 +16,9 @@ namespace {
 
 using boost::asio::awaitable;
 namespace o = svc::orders;
+using order_store_support::expiry_for;
+using order_store_support::rethrow_for_domain;
+using order_store_support::status_from;
 
 // ---------------------------------------------------------------- SQL
 // Times are INTEGER microseconds since the epoch (migrations/sqlite/001), exactly
@@ -125,16 +129,6 @@ constexpr std::int64_t k_purge_batch = 1000;
 constexpr int k_purge_max_batches = 10;
 
 // ---------------------------------------------------------------- helpers
-
-o::timestamp expiry_for(o::timestamp now) {
-    return now + std::chrono::duration_cast<std::chrono::microseconds>(o::k_idempotency_ttl).count();
-}
-
-o::order_status status_from(std::string_view name) {
-    auto status = o::parse_order_status(name);
-    if (!status) throw std::logic_error("orders.status holds an unknown status");
-    return *status;
-}
 
 // A connection plus the store's statement counter: every statement goes through prepare().
 struct session {
@@ -400,12 +394,6 @@ o::transition_result transition_tx(const session& db, const o::transition_reques
 
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
 // propagates unchanged (→ 500). Call from a catch block.
-[[noreturn]] void rethrow_for_domain(const db::error& e) {
-    if (e.is_unavailable() || e.is_retryable())
-        throw o::unavailable("The database is unavailable, retry later");
-    throw;  // the db::error being handled, unchanged
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- products
