@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include "../support/pg_connection.hpp"
 #include "db/database_url.hpp"
 #include "runtime/event_loops.hpp"
 
@@ -50,36 +51,8 @@ inline std::string url_with_search_path(const std::string& base, const std::stri
     return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
 }
 
-// Blocking admin helper over a plain libpq connection (test set-up only).
-class pg_admin {
-public:
-    explicit pg_admin(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
-        if (PQstatus(conn_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(conn_));
-        PQsetNoticeProcessor(
-            conn_, [](void*, const char*) {}, nullptr
-        );
-    }
-    ~pg_admin() { PQfinish(conn_); }
-    pg_admin(const pg_admin&) = delete;
-    pg_admin& operator=(const pg_admin&) = delete;
-
-    // Runs `sql`; returns the first column of the first row ("" when none). Throws on error.
-    std::string exec(const std::string& sql) {
-        PGresult* r = PQexec(conn_, sql.c_str());
-        const auto status = PQresultStatus(r);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            std::string message = PQresultErrorMessage(r);
-            PQclear(r);
-            throw std::runtime_error(sql + ": " + message);
-        }
-        std::string value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-        PQclear(r);
-        return value;
-    }
-
-private:
-    PGconn* conn_;
-};
+// Blocking admin helper (test set-up only).
+using pg_admin = svc::test::pg_connection;
 
 // A fresh schema for one test, dropped afterwards; url() points libpq's search_path at it.
 class pg_schema {

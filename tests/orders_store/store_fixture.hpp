@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "../support/pg_connection.hpp"
 #include "db/database_url.hpp"
 #include "db/migrations.hpp"
 #include "db/orders/pg_order_store.hpp"
@@ -78,40 +79,7 @@ private:
     runtime::event_loops loops_;
 };
 
-// A plain blocking libpq connection for set-up and independent checks.
-class pg_connection {
-public:
-    explicit pg_connection(const std::string& url) : conn_(PQconnectdb(url.c_str())) {
-        if (PQstatus(conn_) != CONNECTION_OK) {
-            std::string message = PQerrorMessage(conn_);
-            PQfinish(conn_);
-            throw std::runtime_error("cannot connect: " + message);
-        }
-        PQsetNoticeProcessor(
-            conn_, [](void*, const char*) {}, nullptr
-        );
-    }
-    ~pg_connection() { PQfinish(conn_); }
-    pg_connection(const pg_connection&) = delete;
-    pg_connection& operator=(const pg_connection&) = delete;
-
-    // The first column of the first row as text ("" when there is none). Throws on error.
-    std::string exec(const std::string& sql) {
-        PGresult* r = PQexec(conn_, sql.c_str());
-        const auto status = PQresultStatus(r);
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            std::string message = PQresultErrorMessage(r);
-            PQclear(r);
-            throw std::runtime_error(sql + ": " + message);
-        }
-        std::string value = PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-        PQclear(r);
-        return value;
-    }
-
-private:
-    PGconn* conn_;
-};
+using pg_connection = svc::test::pg_connection;
 
 class postgres_backend {
 public:
