@@ -229,6 +229,19 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
         ->envname("DB_POOL_TIMEOUT")
         ->capture_default_str()
         ->check(CLI::Range(0.001, 3600.0));
+    durations.push_back(
+        {std::chrono::duration<double>(db.overflow_idle_timeout).count(),
+         &db.overflow_idle_timeout,
+         "--db-overflow-idle-timeout (DB_OVERFLOW_IDLE_TIMEOUT)"}
+    );
+    cli.add_option(
+           "--db-overflow-idle-timeout",
+           durations.back().seconds,
+           "Seconds a connection beyond DB_POOL_SIZE may stay idle before it is closed"
+    )
+        ->envname("DB_OVERFLOW_IDLE_TIMEOUT")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86'400.0));
     cli.add_option_function<std::int64_t>(
            "--db-statement-timeout-ms",
            [&db](std::int64_t ms) { db.statement_timeout = std::chrono::milliseconds(ms); },

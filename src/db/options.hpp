@@ -17,10 +17,13 @@ struct options {
 
     // PostgreSQL pool, SQLAlchemy's knobs. Both counts are totals for the process; each event
     // loop gets its own slice of ceil(total / loops) (see docs/DATABASE.md).
-    std::size_t pool_size = 20;                      // DB_POOL_SIZE / --db-pool-size
-    std::size_t max_overflow = 10;                   // DB_MAX_OVERFLOW / --db-max-overflow
-    std::chrono::seconds pool_recycle{3600};         // DB_POOL_RECYCLE / --db-pool-recycle (s)
-    std::chrono::milliseconds pool_timeout{5000};    // DB_POOL_TIMEOUT / --db-pool-timeout (s)
+    std::size_t pool_size = 20;                    // DB_POOL_SIZE / --db-pool-size
+    std::size_t max_overflow = 10;                 // DB_MAX_OVERFLOW / --db-max-overflow
+    std::chrono::seconds pool_recycle{3600};       // DB_POOL_RECYCLE / --db-pool-recycle (s)
+    std::chrono::milliseconds pool_timeout{5000};  // DB_POOL_TIMEOUT / --db-pool-timeout (s)
+    // DB_OVERFLOW_IDLE_TIMEOUT / --db-overflow-idle-timeout (s): how long a connection beyond
+    // DB_POOL_SIZE may sit idle before it is closed.
+    std::chrono::milliseconds overflow_idle_timeout{30000};
     std::chrono::milliseconds statement_timeout{0};  // DB_STATEMENT_TIMEOUT_MS; 0 = none
     bool prepared_statements = true;                 // DB_PREPARED_STATEMENTS=false for PgBouncer
 

@@ -1,6 +1,7 @@
 // The pool against a real server: exhaustion answers pool_timeout after the checkout
 // timeout (never a hang), hand-off to waiters, the connection limit per slice, recovery after
 // pg_terminate_backend, per-loop slices, close(), metrics counts and hooks.
+#include <set>
 #include <thread>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -113,7 +114,42 @@ TEST_F(PgPool, ManyCallersShareFewConnectionsWithoutErrors) {
     EXPECT_EQ(done, 32 * 20);
     EXPECT_LE(peak, 4U);
     EXPECT_GE(p->idle_connections(), 1U);
-    EXPECT_LE(p->idle_connections(), 3U);  // the overflow connection was closed on return
+    EXPECT_LE(p->idle_connections(), 4U);
+}
+
+// Overflow connections outlive the burst that opened them by overflow_idle_timeout, so a
+// saturated pool does not open and close a server process per request; then they close.
+TEST_F(PgPool, OverflowConnectionsCloseAfterTheIdleTimeout) {
+    pool_options options;
+    options.pool_size = 1;
+    options.max_overflow = 2;
+    options.overflow_idle_timeout = milliseconds(300);
+    auto p = make_pool(loops_, options);
+    std::set<std::int64_t> backends;
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        const auto backend_pid = [](lease& l) -> asio::awaitable<std::int64_t> {
+            co_return (co_await l.execute("SELECT pg_backend_pid()::int8"))[0].int64(0);
+        };
+        // Two bursts of three at once, 50 ms apart: the second reuses the first's connections.
+        for (int burst = 0; burst < 2; ++burst) {
+            {
+                auto a = co_await p->acquire();
+                auto b = co_await p->acquire();
+                auto c = co_await p->acquire();
+                for (lease* l : {&a, &b, &c}) backends.insert(co_await backend_pid(*l));
+            }
+            EXPECT_EQ(p->idle_connections(), 3U) << "burst " << burst;
+            co_await sleep_for(milliseconds(50));
+        }
+        EXPECT_EQ(p->idle_connections(), 3U);  // 50 ms idle: still open
+        co_await sleep_for(milliseconds(500));
+        EXPECT_EQ(p->idle_connections(), 1U);  // the two beyond pool_size closed
+        EXPECT_EQ(p->busy_connections(), 0U);
+        // The one kept is the warmest, and still works.
+        auto l = co_await p->acquire();
+        EXPECT_TRUE(backends.contains(co_await backend_pid(l)));
+    });
+    EXPECT_EQ(backends.size(), 3U);
 }
 
 TEST_F(PgPool, RecoversAfterTheServerTerminatesItsConnections) {

@@ -41,7 +41,11 @@ public:
         : executor_(std::move(executor)),
           settings_(std::move(settings)),
           size_(size),
-          limit_(size + overflow) {}
+          limit_(size + overflow),
+          trim_timer_(executor_) {}
+    ~slice() { *alive_ = false; }
+    slice(const slice&) = delete;
+    slice& operator=(const slice&) = delete;
 
     asio::awaitable<lease> acquire();
     void give_back(std::unique_ptr<connection> conn) noexcept;
@@ -56,6 +60,11 @@ public:
     std::atomic<std::size_t> busy_count{0};
 
 private:
+    struct idle_connection {
+        std::unique_ptr<connection> conn;
+        clock::time_point since;  // returned to the slice
+    };
+
     // A coroutine waiting in acquire(); lives on that coroutine's frame.
     struct waiter {
         asio::steady_timer timer;
@@ -74,6 +83,10 @@ private:
     bool expired(const connection& conn) const {
         return clock::now() - conn.created_at() > settings_->options.recycle;
     }
+    // Closes the connections beyond the slice's share that have been idle for the overflow
+    // idle timeout, and arms the timer for the next one to expire.
+    void trim_idle();
+    void arm_trim_timer();
     // Connects (counting the connection in total_ meanwhile), with backoff bookkeeping.
     asio::awaitable<std::unique_ptr<connection>> open_connection();
     // Makes `conn` ready for a lease: resets it when it saw an error. Returns null (and drops
@@ -84,7 +97,12 @@ private:
     std::shared_ptr<const connection_settings> settings_;
     const std::size_t size_;   // idle connections kept
     const std::size_t limit_;  // size_ + overflow: connections open at most (idle + busy + connecting)
-    std::vector<std::unique_ptr<connection>> idle_;  // LIFO: the warmest connection first
+    // LIFO: back() is the warmest connection, front() the one idle longest (trimmed first).
+    std::vector<idle_connection> idle_;
+    asio::steady_timer trim_timer_;
+    bool trim_armed_ = false;
+    // False once the slice is gone: a trim completion already queued must not touch it.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::size_t total_ = 0;
     std::list<waiter*> waiters_;  // FIFO
     int consecutive_failures_ = 0;
@@ -108,7 +126,7 @@ void slice::drop(std::unique_ptr<connection> conn) noexcept {
 void slice::give_back(std::unique_ptr<connection> conn) noexcept {
     if (conn->broken()) {
         // One dead connection suggests the server restarted: check the others before use.
-        for (auto& idle : idle_) idle->mark_needs_reset();
+        for (auto& idle : idle_) idle.conn->mark_needs_reset();
         drop(std::move(conn));
         return;
     }
@@ -125,13 +143,41 @@ void slice::give_back(std::unique_ptr<connection> conn) noexcept {
         publish_counts();
         return;
     }
-    // Overflow connections close once the slice holds its share idle (QueuePool semantics).
-    if (idle_.size() >= size_) {
-        drop(std::move(conn));
-        return;
-    }
-    idle_.push_back(std::move(conn));
+    // Beyond the slice's share, an idle connection stays open for the overflow idle timeout
+    // before trim_idle() closes it. Closing it at once (SQLAlchemy's QueuePool) makes a
+    // saturated pool open and close a connection — a server process — for almost every
+    // request as the queue empties and refills (measured: ~225 connections/s, 2.7x fewer rps).
+    idle_.push_back({std::move(conn), clock::now()});
+    if (idle_.size() > size_) arm_trim_timer();
     publish_counts();
+}
+
+void slice::trim_idle() {
+    if (!waiters_.empty()) return;  // not while anyone queues: give_back() serves them first
+    const auto now = clock::now();
+    const auto timeout = settings_->options.overflow_idle_timeout;
+    std::size_t expired_count = 0;
+    while (idle_.size() - expired_count > size_ && now - idle_[expired_count].since >= timeout) {
+        ++expired_count;
+    }
+    if (expired_count > 0) {
+        idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(expired_count));
+        total_ -= expired_count;
+        publish_counts();
+    }
+    if (idle_.size() > size_) arm_trim_timer();
+}
+
+void slice::arm_trim_timer() {
+    if (trim_armed_) return;
+    trim_armed_ = true;
+    trim_timer_.expires_at(idle_.front().since + settings_->options.overflow_idle_timeout);
+    trim_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (!*alive) return;
+        trim_armed_ = false;
+        if (ec || closed_.load(std::memory_order_relaxed)) return;
+        trim_idle();
+    });
 }
 
 void slice::close_on_loop() {
@@ -139,6 +185,7 @@ void slice::close_on_loop() {
         idle_.pop_back();
         --total_;
     }
+    trim_timer_.cancel();
     for (waiter* w : waiters_) w->timer.cancel();
     waiters_.clear();
     publish_counts();
@@ -204,7 +251,7 @@ asio::awaitable<lease> slice::acquire() {
         // Idle connections go to new callers only when nobody queues (waiters are served first
         // by give_back()).
         if (!idle_.empty() && waiters_.empty()) {
-            auto conn = std::move(idle_.back());
+            auto conn = std::move(idle_.back().conn);
             idle_.pop_back();
             publish_counts();
             conn = co_await validate(std::move(conn));

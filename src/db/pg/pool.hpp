@@ -5,7 +5,9 @@
 // Sizing: `pool_size` and `max_overflow` are process totals; loop i's slice gets
 // ceil(total / loops) of each (at least one connection per loop). A slice keeps up to its
 // share of `pool_size` idle connections; overflow connections are opened under load and
-// closed when returned while the slice already holds its share idle (SQLAlchemy's QueuePool).
+// closed once more than that share has been idle for `overflow_idle_timeout` (unlike
+// SQLAlchemy's QueuePool, which closes them on return and so churns server processes when
+// the pool is saturated).
 //
 // Usage (on an event loop thread, from a coroutine):
 //     auto lease = co_await pool.acquire();   // throws db::error{pool_timeout | connection_lost}
@@ -50,6 +52,8 @@ struct pool_options {
     // the TCP connection open must not hang a request forever); statement_timeout + 1 s otherwise.
     std::chrono::milliseconds io_timeout{30000};
     bool prepared_statements = true;  // false: unnamed statements only (PgBouncer transaction mode)
+    // A connection beyond the slice's share of pool_size closes after being idle this long.
+    std::chrono::milliseconds overflow_idle_timeout{30000};
 };
 
 // Hooks for metrics; called on the loop thread that did the work. Unset hooks cost nothing.
