@@ -3,10 +3,16 @@
 // described enums → their enumerator name; string_or_integer → its text.
 //
 //     std::string text = json::to_text(view);
+//
+// to_text writes the text directly, without building a boost::json::value tree: responses are
+// rendered on every request, and the tree's allocations were most of a page's cost. to_value
+// builds that tree for callers that need one; both produce the same JSON (a test holds them
+// to it, byte for byte, against boost::json::serialize).
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -67,10 +73,64 @@ boost::json::value to_value(const T& v) {
     }
 }
 
+namespace detail {
+
+// Appends `text` as a JSON string literal, escaped as boost::json::serialize does: `"` and `\`,
+// the short escapes \b \f \n \r \t, other control characters as \u00xx; all other bytes
+// (UTF-8 included) as they are.
+void append_quoted(std::string& out, std::string_view text);
+void append_integer(std::string& out, std::int64_t value);
+
+template <class T>
+void append_value(std::string& out, const T& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        append_quoted(out, v);
+    } else if constexpr (std::is_same_v<T, bool>) {
+        out += v ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+        append_integer(out, v);
+    } else if constexpr (std::is_same_v<T, string_or_integer>) {
+        append_quoted(out, v.text);
+    } else if constexpr (described_enum<T>) {
+        append_quoted(out, enumerator_name(v));
+    } else if constexpr (is_optional<T>::value) {
+        if (v) {
+            append_value(out, *v);
+        } else {
+            out += "null";
+        }
+    } else if constexpr (is_vector<T>::value) {
+        out.push_back('[');
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i != 0) out.push_back(',');
+            append_value(out, v[i]);
+        }
+        out.push_back(']');
+    } else if constexpr (described_struct<T>) {
+        out.push_back('{');
+        bool first = true;
+        boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+            if (!first) out.push_back(',');
+            first = false;
+            append_quoted(out, d.name);
+            out.push_back(':');
+            append_value(out, v.*d.pointer);
+        });
+        out.push_back('}');
+    } else {
+        static_assert(dependent_false<T>, "json::to_text: unsupported member type");
+    }
+}
+
+}  // namespace detail
+
 // Compact JSON text of `v`.
 template <class T>
 std::string to_text(const T& v) {
-    return boost::json::serialize(to_value(v));
+    std::string out;
+    out.reserve(256);
+    detail::append_value(out, v);
+    return out;
 }
 
 // RFC 3339 UTC with microseconds, e.g. "2026-11-24T15:00:00.123456Z", for microseconds

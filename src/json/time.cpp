@@ -1,5 +1,4 @@
 #include <chrono>
-#include <cstdio>
 
 #include "json/decode.hpp"
 #include "json/encode.hpp"
@@ -25,20 +24,29 @@ std::string format_utc_micros(std::int64_t micros_since_epoch) {
     const auto day = floor<days>(instant);
     const year_month_day date{day};
     const hh_mm_ss time{instant - day};
-    char buffer[40];
-    const int written = std::snprintf(
-        buffer,
-        sizeof buffer,
-        "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-        static_cast<int>(date.year()),
-        static_cast<unsigned>(date.month()),
-        static_cast<unsigned>(date.day()),
-        static_cast<int>(time.hours().count()),
-        static_cast<int>(time.minutes().count()),
-        static_cast<int>(time.seconds().count()),
-        static_cast<long long>(fraction)
-    );
-    return std::string(buffer, static_cast<std::size_t>(written));
+    // Digits written by hand: snprintf was the largest single cost of rendering a page of orders.
+    std::string out(27, '0');
+    const auto put = [&out](std::size_t at, std::size_t width, std::int64_t value) {
+        for (std::size_t i = at + width; i > at; --i) {
+            out[i - 1] = static_cast<char>('0' + value % 10);
+            value /= 10;
+        }
+    };
+    put(0, 4, static_cast<int>(date.year()));
+    out[4] = '-';
+    put(5, 2, static_cast<unsigned>(date.month()));
+    out[7] = '-';
+    put(8, 2, static_cast<unsigned>(date.day()));
+    out[10] = 'T';
+    put(11, 2, time.hours().count());
+    out[13] = ':';
+    put(14, 2, time.minutes().count());
+    out[16] = ':';
+    put(17, 2, time.seconds().count());
+    out[19] = '.';
+    put(20, 6, fraction);
+    out[26] = 'Z';
+    return out;
 }
 
 std::optional<std::int64_t> parse_utc_micros(std::string_view text) {

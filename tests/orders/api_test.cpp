@@ -1,6 +1,7 @@
 // The API layer's pure parts: domain error → problem mapping (one function), the 422 body
 // with loc arrays, request header readers, cursors, views, and the domain metrics.
 
+#include <limits>
 #include <string>
 
 #include <boost/json/parse.hpp>
@@ -204,6 +205,33 @@ TEST(Views, OrdersSerialiseWithTheContractFieldsAndTimes) {
     );
     product_page_view page;
     EXPECT_EQ(json::to_text(page), R"({"data":[],"next_cursor":null})");
+}
+
+// to_text writes JSON directly; boost::json::serialize of the to_value tree is the reference,
+// byte for byte, on every byte value in strings and on the integer extremes.
+TEST(Views, DirectTextMatchesBoostJsonSerialize) {
+    std::string every_byte;
+    for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+    orders::order o;
+    o.id = every_byte;
+    o.user_id = "\"quoted\" \\ back/slash \u00e9t\u00e9 \xf0\x9f\x93\xa6";
+    o.status = orders::order_status::cancelled;
+    o.total_cents = std::numeric_limits<std::int64_t>::max();
+    o.version = std::numeric_limits<std::int64_t>::min();
+    o.items = {{every_byte, 0, -1, 1}, {"", 42, 0, 0}};
+    order_page_view page;
+    page.data = {to_view(o), to_view(o)};
+    EXPECT_EQ(json::to_text(page), boost::json::serialize(json::to_value(page)));
+    page.next_cursor = "c\n";
+    EXPECT_EQ(json::to_text(page), boost::json::serialize(json::to_value(page)));
+    product_view p = to_view(orders::product{});
+    EXPECT_EQ(json::to_text(p), boost::json::serialize(json::to_value(p)));
+    // And it parses back to the same strings (valid UTF-8 only: the parser checks it).
+    o.id = every_byte.substr(0, 128);
+    o.items.clear();
+    const auto parsed = boost::json::parse(json::to_text(to_view(o)));
+    EXPECT_EQ(parsed.at("id").as_string(), o.id);
+    EXPECT_EQ(parsed.at("user_id").as_string(), o.user_id);
 }
 
 }  // namespace
