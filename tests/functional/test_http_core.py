@@ -244,28 +244,34 @@ def test_idle_keep_alive_connection_is_closed_after_timeout(service_factory):
         assert harness.closed_by_peer(s, 2.0)
 
 
-def test_max_connections(service_factory):
-    svc = service_factory(env={"MAX_CONNECTIONS": "3"})
-    held = [harness.connect(svc.port) for _ in range(3)]
-    try:
-        for s in held:
+def _served_connection(port: int, why: str) -> socket.socket:
+    """A connection that got a 200. The server frees a slot once it has seen the client's
+    close, which under load takes a moment (the startup probe's connection, a closed one), so
+    a reset is retried for up to 5 s."""
+    deadline = time.monotonic() + 5
+    while True:
+        s = harness.connect(port)
+        try:
             s.sendall(harness.get_request())
             assert harness.read_response(s).status == 200
+            return s
+        except (ConnectionError, OSError):
+            s.close()
+            assert time.monotonic() < deadline, why
+            time.sleep(0.1)
+
+
+def test_max_connections(service_factory):
+    svc = service_factory(env={"MAX_CONNECTIONS": "3"})
+    held = []
+    try:
+        for _ in range(3):
+            held.append(_served_connection(svc.port, "fewer than MAX_CONNECTIONS connections served"))
         extra = harness.connect(svc.port)
         assert harness.closed_by_peer(extra, 2.0)
         extra.close()
         held.pop().close()
-        # The server frees the slot once it has seen the close; under load that takes a moment.
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                with harness.connect(svc.port) as s:
-                    s.sendall(harness.get_request())
-                    assert harness.read_response(s).status == 200
-                break
-            except (ConnectionError, OSError):
-                assert time.monotonic() < deadline, "a freed connection slot was never reused"
-                time.sleep(0.1)
+        _served_connection(svc.port, "a freed connection slot was never reused").close()
     finally:
         for s in held:
             s.close()
