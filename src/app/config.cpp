@@ -259,6 +259,13 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
     );
     add_setting(
         cli,
+        "--db-generic-plans",
+        "DB_GENERIC_PLANS",
+        db.generic_plans,
+        "Write transactions reuse one plan per statement (SET LOCAL plan_cache_mode; PostgreSQL 12+)"
+    );
+    add_setting(
+        cli,
         "--db-sqlite-readers",
         "DB_SQLITE_READERS",
         db.sqlite_readers,

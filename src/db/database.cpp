@@ -26,6 +26,7 @@ pg::pool_options make_pool_options(const options& opts) {
     p.connect_timeout = opts.pool_timeout;
     p.statement_timeout = opts.statement_timeout;
     p.prepared_statements = opts.prepared_statements;
+    p.generic_plans = opts.generic_plans;
     return p;
 }
 

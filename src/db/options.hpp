@@ -26,6 +26,7 @@ struct options {
     std::chrono::milliseconds overflow_idle_timeout{30000};
     std::chrono::milliseconds statement_timeout{0};  // DB_STATEMENT_TIMEOUT_MS; 0 = none
     bool prepared_statements = true;                 // DB_PREPARED_STATEMENTS=false for PgBouncer
+    bool generic_plans = true;                       // DB_GENERIC_PLANS / --db-generic-plans
 
     // SQLite: reader connections (each on its own worker thread); there is always one writer.
     std::size_t sqlite_readers = 2;                       // DB_SQLITE_READERS / --db-sqlite-readers

@@ -639,6 +639,48 @@ TEST(OrderStorePostgres, KeyIsNotStuckWhenTheConnectionHoldingItIsKilled) {
     EXPECT_EQ(backend.query_int("SELECT stock FROM products WHERE id = 'a'"), 9);
 }
 
+// PostgreSQL only: write transactions reuse one generic plan per statement and connection
+// (DB_GENERIC_PLANS), read off the server's own per-session counters; with the setting off,
+// PostgreSQL's default plans them per execution, which this test can tell apart.
+TEST(OrderStorePostgres, WriteTransactionsUseGenericPlansWhenEnabled) {
+    for (const bool generic : {true, false}) {
+        // 2 connections over 2 loops, and every task below runs on loop 0: one connection.
+        postgres_backend backend(2, generic);
+        if (!backend.available()) GTEST_SKIP() << "TEST_DATABASE_URL is not set (scripts/test sets it)";
+        auto& store = backend.store();
+        std::int64_t custom_plans = -1;
+        std::int64_t generic_plans = -1;
+        backend.runner().run([&]() -> asio::awaitable<void> {
+            new_product a{"a", "A", 100, 1'000};
+            co_await store.create_product(std::move(a), next_now());
+            for (int i = 0; i < 8; ++i) {
+                auto plain = order_for("alice", items({{"a", 1}}));
+                auto created = co_await store.create_order(std::move(plain));
+                replace_items_request replace{
+                    std::get<order>(created).id, std::nullopt, std::nullopt, items({{"a", 2}}), next_now()};
+                co_await store.replace_items(std::move(replace));
+                auto keyed = order_for("alice", items({{"a", 1}}));
+                keyed.idempotency = claim_for("alice", "k" + std::to_string(i), "fp");
+                co_await store.create_order(std::move(keyed));
+            }
+            auto lease = co_await backend.pool().acquire();
+            auto counts = co_await lease.execute(
+                "SELECT coalesce(sum(custom_plans), -1)::int8, coalesce(sum(generic_plans), -1)::int8 "
+                "FROM pg_prepared_statements "
+                "WHERE statement LIKE '%INSERT INTO orders%' OR statement LIKE '%UPDATE orders%'"
+            );
+            custom_plans = counts[0].int64(0);
+            generic_plans = counts[0].int64(1);
+        });
+        if (generic) {
+            EXPECT_EQ(custom_plans, 0);
+            EXPECT_GE(generic_plans, 24);  // 8 plain creates, 8 keyed creates, 8 replacements
+        } else {
+            EXPECT_GE(custom_plans, 15);  // at least the first 5 executions of each statement
+        }
+    }
+}
+
 // ---------------------------------------------------------------- concurrency
 
 TYPED_TEST(OrderStore, HundredConcurrentOrdersSellExactlyTheStock) {

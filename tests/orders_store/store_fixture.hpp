@@ -88,7 +88,7 @@ public:
     static constexpr bool k_reports_in_flight = true;
 
     // `pool_size` connections (process total over the 2 loops), plus a third of that in overflow.
-    explicit postgres_backend(std::size_t pool_size = 8) {
+    explicit postgres_backend(std::size_t pool_size = 8, bool generic_plans = true) {
         const char* base = std::getenv("TEST_DATABASE_URL");
         if (base == nullptr || *base == '\0') return;
         base_url_ = base;
@@ -100,6 +100,7 @@ public:
         pg::pool_options options;
         options.pool_size = pool_size;
         options.max_overflow = pool_size / 3;
+        options.generic_plans = generic_plans;
         pool_ = std::make_unique<pg::pool>(runner_.loops(), url_, redact_url(url_), options);
         store_ = std::make_unique<pg_order_store>(*pool_);
         checks_ = std::make_unique<pg_connection>(url_);
@@ -124,6 +125,7 @@ public:
     orders::order_store& store() { return *store_; }
     std::uint64_t statements_sent() const { return store_->statements_sent(); }
     loop_runner& runner() { return runner_; }
+    pg::pool& pool() { return *pool_; }
     std::int64_t query_int(const std::string& sql) { return std::stoll("0" + checks_->exec(sql)); }
     // Runs `sql` on a connection of its own, e.g. to terminate the store's backends.
     void admin_exec(const std::string& sql) { pg_connection(url_).exec(sql); }

@@ -39,7 +39,9 @@ namespace svc::db {
 class pg_order_store final : public orders::order_store {
 public:
     // `pool` must outlive the store.
-    explicit pg_order_store(pg::pool& pool) : pool_(pool) {}
+    // With pool.options().generic_plans, write transactions plan their statements once per
+    // connection (SET LOCAL plan_cache_mode = force_generic_plan; see DB_GENERIC_PLANS).
+    explicit pg_order_store(pg::pool& pool) : pool_(pool), generic_plans_(pool.options().generic_plans) {}
 
     boost::asio::awaitable<std::variant<orders::product, orders::product_exists>> create_product(
         orders::new_product p, orders::timestamp now
@@ -67,6 +69,12 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> pipeline(
         pg::lease& lease, std::vector<pg::query> queries
     );
+    // BEGIN; queries; COMMIT in one round trip; the queries' results.
+    boost::asio::awaitable<std::vector<pg::result>> transaction(
+        pg::lease& lease, std::vector<pg::query> queries
+    );
+    // The statements every write transaction starts with (the plan mode), results included.
+    std::vector<pg::query> write_prologue() const;
     boost::asio::awaitable<void> rollback(pg::lease& lease);
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
     // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
@@ -79,6 +87,7 @@ private:
     );
 
     pg::pool& pool_;
+    const bool generic_plans_;
     std::atomic<std::uint64_t> statements_sent_{0};
 };
 

@@ -52,6 +52,10 @@ struct pool_options {
     // the TCP connection open must not hang a request forever); statement_timeout + 1 s otherwise.
     std::chrono::milliseconds io_timeout{30000};
     bool prepared_statements = true;  // false: unnamed statements only (PgBouncer transaction mode)
+    // The server has plan_cache_mode (PostgreSQL 12+): stores may force generic plans for
+    // statements whose plan does not depend on their parameters (SET LOCAL in a transaction).
+    // Off for a PostgreSQL-compatible engine without the setting.
+    bool generic_plans = true;
     // A connection beyond the slice's share of pool_size closes after being idle this long.
     std::chrono::milliseconds overflow_idle_timeout{30000};
 };
