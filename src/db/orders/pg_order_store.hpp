@@ -73,8 +73,9 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> transaction(
         pg::lease& lease, std::vector<pg::query> queries
     );
-    // The statements every write transaction starts with (the plan mode), results included.
-    std::vector<pg::query> write_prologue() const;
+    // The statements a transaction whose statements keep generic plans starts with (the plan
+    // mode; none with DB_GENERIC_PLANS=false). Their results come back too.
+    std::vector<pg::query> generic_plan_prologue() const;
     boost::asio::awaitable<void> rollback(pg::lease& lease);
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
     // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
