@@ -639,11 +639,10 @@ TEST(OrderStorePostgres, KeyIsNotStuckWhenTheConnectionHoldingItIsKilled) {
     EXPECT_EQ(backend.query_int("SELECT stock FROM products WHERE id = 'a'"), 9);
 }
 
-// PostgreSQL only: write transactions reuse one generic plan per statement and connection
-// (DB_GENERIC_PLANS), read off the server's own per-session counters; with the setting off,
-// PostgreSQL's default plans them per execution, which this test can tell apart. (Pages are
-// left to PostgreSQL's own choice, auto mode, and are not checked.)
-TEST(OrderStorePostgres, WriteTransactionsUseGenericPlansWhenEnabled) {
+// PostgreSQL only: write transactions and a user's pages reuse one generic plan per statement
+// and connection (DB_GENERIC_PLANS), read off the server's own per-session counters; with the
+// setting off, PostgreSQL's default plans them per execution, which this test can tell apart.
+TEST(OrderStorePostgres, WritesAndUserPagesUseGenericPlansWhenEnabled) {
     for (const bool generic : {true, false}) {
         // 2 connections over 2 loops, and every task below runs on loop 0: one connection.
         postgres_backend backend(2, generic);
@@ -663,21 +662,24 @@ TEST(OrderStorePostgres, WriteTransactionsUseGenericPlansWhenEnabled) {
                 auto keyed = order_for("alice", items({{"a", 1}}));
                 keyed.idempotency = claim_for("alice", "k" + std::to_string(i), "fp");
                 co_await store.create_order(std::move(keyed));
+                order_query page{"alice", std::nullopt, std::nullopt, 5};
+                co_await store.list_orders(std::move(page));
             }
             auto lease = co_await backend.pool().acquire();
             auto counts = co_await lease.execute(
                 "SELECT coalesce(sum(custom_plans), -1)::int8, coalesce(sum(generic_plans), -1)::int8 "
                 "FROM pg_prepared_statements "
-                "WHERE statement LIKE '%INSERT INTO orders%' OR statement LIKE '%UPDATE orders%'"
+                "WHERE statement LIKE '%INSERT INTO orders%' OR statement LIKE '%UPDATE orders%' "
+                "OR statement LIKE '%o.user_id <= $4%'"
             );
             custom_plans = counts[0].int64(0);
             generic_plans = counts[0].int64(1);
         });
         if (generic) {
             EXPECT_EQ(custom_plans, 0);
-            EXPECT_GE(generic_plans, 24);  // 8 plain creates, 8 keyed creates, 8 replacements
+            EXPECT_GE(generic_plans, 32);  // 8 plain creates, keyed creates, replacements, pages
         } else {
-            EXPECT_GE(custom_plans, 15);  // at least the first 5 executions of each statement
+            EXPECT_GE(custom_plans, 20);  // at least the first 5 executions of each statement
         }
     }
 }
@@ -845,11 +847,12 @@ TYPED_TEST(OrderStore, PagesLoadItemsWithAFixedNumberOfStatements) {
     const auto small = statements_for(2);
     const auto large = statements_for(40);
     EXPECT_EQ(small, large);
-    EXPECT_EQ(large, 1U);  // the page and all its items: one statement
+    // The page and all its items: one statement (on PostgreSQL inside its plan-mode transaction).
+    EXPECT_EQ(large, TypeParam::k_statements_per_user_page);
 
     const auto before = this->backend_.statements_sent();
     (void)this->get(this->list({"u", std::nullopt, std::nullopt, 1}).data.at(0).id);
-    EXPECT_EQ(this->backend_.statements_sent() - before, 2U);  // list + get: one each
+    EXPECT_EQ(this->backend_.statements_sent() - before, TypeParam::k_statements_per_user_page + 1);
 }
 
 }  // namespace

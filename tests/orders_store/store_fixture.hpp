@@ -86,6 +86,8 @@ public:
     static constexpr const char* k_name = "postgresql";
     // A duplicate that finds the key claimed by a running transaction is told so at once.
     static constexpr bool k_reports_in_flight = true;
+    // A user's page: BEGIN; SET LOCAL plan_cache_mode; the page with its items; COMMIT.
+    static constexpr std::uint64_t k_statements_per_user_page = 4;
 
     // `pool_size` connections (process total over the 2 loops), plus a third of that in overflow.
     explicit postgres_backend(std::size_t pool_size = 8, bool generic_plans = true) {
@@ -146,6 +148,7 @@ public:
     static constexpr const char* k_name = "sqlite";
     // One serial writer: a duplicate is looked at only after the first one committed.
     static constexpr bool k_reports_in_flight = false;
+    static constexpr std::uint64_t k_statements_per_user_page = 1;
 
     sqlite_backend() {
         dir_ = std::filesystem::temp_directory_path() / ("orders-store-" + unique_suffix());

@@ -73,8 +73,8 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> transaction(
         pg::lease& lease, std::vector<pg::query> queries
     );
-    // The statements a write transaction starts with (the plan mode; none with
-    // DB_GENERIC_PLANS=false). Their results come back too.
+    // The statements a transaction run with generic plans (writes, a user's page) starts
+    // with: the plan mode, none with DB_GENERIC_PLANS=false. Their results come back too.
     std::vector<pg::query> generic_plan_prologue() const;
     boost::asio::awaitable<void> rollback(pg::lease& lease);
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
