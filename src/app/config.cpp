@@ -328,6 +328,14 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     std::int64_t jwt_leeway = cfg.auth.jwt.leeway.count();
     add_auth_options(cli, cfg.auth, jwt_algorithms, jwt_leeway);
     add_db_options(cli, cfg.db, durations);
+    cli.add_option_function<std::int64_t>(
+           "--idempotency-purge-interval-seconds",
+           [&cfg](std::int64_t seconds) { cfg.idempotency_purge_interval = std::chrono::seconds(seconds); },
+           "Seconds between two purges of expired Idempotency-Keys (0: never)"
+    )
+        ->envname("IDEMPOTENCY_PURGE_INTERVAL_SECONDS")
+        ->default_str(std::to_string(cfg.idempotency_purge_interval.count()))
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{86'400}));
     // Other modules: add_<module>_options(cli, cfg.<module>) here.
 
     try {

@@ -4,6 +4,7 @@
 // own options struct with its defaults (http::server_options, obs::logging_options, ...);
 // this file only gathers them. docs/CONFIGURATION.md lists every setting.
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <ostream>
@@ -23,6 +24,8 @@ struct config {
     std::size_t threads = 0;       // THREADS: event loops; 0 is replaced by the number of cores
     app::auth_settings auth;       // JWT_* (docs/AUTH.md)
     db::options db;                // DATABASE_URL, DB_*, MIGRATE/--no-migrate (docs/DATABASE.md)
+    // IDEMPOTENCY_PURGE_INTERVAL_SECONDS: between two purges of expired Idempotency-Keys; 0 = never.
+    std::chrono::seconds idempotency_purge_interval{300};
     // Other modules add their options struct here (db, auth), wired in config.cpp.
 };
 

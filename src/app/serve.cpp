@@ -131,7 +131,9 @@ int serve(const config& cfg) {
     orders::service orders_service(*store, &domain_metrics);
     boost::asio::co_spawn(
         loops.context(0),
-        db::purge_idempotency_keys_periodically(*store, db::idempotency_purge_options{}),
+        db::purge_idempotency_keys_periodically(
+            *store, db::idempotency_purge_options{cfg.idempotency_purge_interval}
+        ),
         boost::asio::detached
     );
     const http::router router(make_route_table(state, api::routes(orders_service)).routes);

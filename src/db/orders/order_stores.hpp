@@ -23,7 +23,7 @@ namespace svc::db {
 std::unique_ptr<orders::order_store> make_order_store(database& database);
 
 struct idempotency_purge_options {
-    // IDEMPOTENCY_PURGE_INTERVAL_S / --idempotency-purge-interval: seconds between two purges
+    // IDEMPOTENCY_PURGE_INTERVAL_SECONDS / --idempotency-purge-interval-seconds: between two purges
     // of entries older than orders::k_idempotency_ttl (each purge: bounded batches). 0 = never.
     std::chrono::seconds interval{300};
 };
