@@ -129,8 +129,8 @@ SELECT EXISTS (SELECT 1 FROM new_order) AS created,
 FROM req LEFT JOIN current_stock s ON s.id = req.product_id
 ORDER BY req.product_id COLLATE "C")sql";
 
-// Without an Idempotency-Key: pipeline {k_lock_products, k_create_order}, one implicit
-// transaction, one round trip.
+// Without an Idempotency-Key: BEGIN; plan mode; k_lock_products; k_create_order; COMMIT —
+// one pipeline, one round trip.
 constexpr char k_create_order_head[] = R"sql(
 WITH gate AS (SELECT true AS proceed),
 )sql";
