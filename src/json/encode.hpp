@@ -5,9 +5,8 @@
 //     std::string text = json::to_text(view);
 //
 // to_text writes the text directly, without building a boost::json::value tree: responses are
-// rendered on every request, and the tree's allocations were most of a page's cost. to_value
-// builds that tree for callers that need one; both produce the same JSON (a test holds them
-// to it, byte for byte, against boost::json::serialize).
+// rendered on every request, and the tree's allocations were most of a page's cost. A test
+// (tests/orders/api_test.cpp) holds it, byte for byte, to boost::json::serialize of such a tree.
 
 #include <cstdint>
 #include <optional>
@@ -16,19 +15,12 @@
 #include <type_traits>
 #include <vector>
 
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <boost/mp11/algorithm.hpp>
 
 #include "json/rules.hpp"
 #include "json/traits.hpp"
 
 namespace svc::json {
-
-template <class T>
-boost::json::value to_value(const T& v);
 
 namespace detail {
 
@@ -40,40 +32,6 @@ std::string_view enumerator_name(E value) {
     });
     return name;
 }
-
-}  // namespace detail
-
-template <class T>
-boost::json::value to_value(const T& v) {
-    if constexpr (std::is_same_v<T, std::string>) {
-        return boost::json::value(boost::json::string_view(v));
-    } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, bool>) {
-        return boost::json::value(v);
-    } else if constexpr (std::is_same_v<T, string_or_integer>) {
-        return boost::json::value(boost::json::string_view(v.text));
-    } else if constexpr (detail::described_enum<T>) {
-        return boost::json::value(boost::json::string_view(detail::enumerator_name(v)));
-    } else if constexpr (detail::is_optional<T>::value) {
-        if (!v) return boost::json::value(nullptr);
-        return to_value(*v);
-    } else if constexpr (detail::is_vector<T>::value) {
-        boost::json::array out;
-        out.reserve(v.size());
-        for (const auto& element : v) out.push_back(to_value(element));
-        return out;
-    } else if constexpr (detail::described_struct<T>) {
-        boost::json::object out;
-        out.reserve(boost::mp11::mp_size<detail::members_of<T>>::value);
-        boost::mp11::mp_for_each<detail::members_of<T>>([&](auto d) {
-            out.emplace(d.name, to_value(v.*d.pointer));
-        });
-        return out;
-    } else {
-        static_assert(detail::dependent_false<T>, "json::to_value: unsupported member type");
-    }
-}
-
-namespace detail {
 
 // Appends `text` as a JSON string literal, escaped as boost::json::serialize does: `"` and `\`,
 // the short escapes \b \f \n \r \t, other control characters as \u00xx; all other bytes

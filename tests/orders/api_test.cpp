@@ -4,7 +4,11 @@
 #include <limits>
 #include <string>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
 #include "api/bodies.hpp"
@@ -207,6 +211,37 @@ TEST(Views, OrdersSerialiseWithTheContractFieldsAndTimes) {
     EXPECT_EQ(json::to_text(page), R"({"data":[],"next_cursor":null})");
 }
 
+// The reference for to_text: the same mapping as a boost::json::value tree.
+template <class T>
+boost::json::value to_value(const T& v) {
+    if constexpr (std::is_same_v<T, std::string>) {
+        return boost::json::value(boost::json::string_view(v));
+    } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, bool>) {
+        return boost::json::value(v);
+    } else if constexpr (std::is_same_v<T, json::string_or_integer>) {
+        return boost::json::value(boost::json::string_view(v.text));
+    } else if constexpr (json::detail::described_enum<T>) {
+        return boost::json::value(boost::json::string_view(json::detail::enumerator_name(v)));
+    } else if constexpr (json::detail::is_optional<T>::value) {
+        if (!v) return boost::json::value(nullptr);
+        return to_value(*v);
+    } else if constexpr (json::detail::is_vector<T>::value) {
+        boost::json::array out;
+        out.reserve(v.size());
+        for (const auto& element : v) out.push_back(to_value(element));
+        return out;
+    } else if constexpr (json::detail::described_struct<T>) {
+        boost::json::object out;
+        out.reserve(boost::mp11::mp_size<json::detail::members_of<T>>::value);
+        boost::mp11::mp_for_each<json::detail::members_of<T>>([&](auto d) {
+            out.emplace(d.name, to_value(v.*d.pointer));
+        });
+        return out;
+    } else {
+        static_assert(json::detail::dependent_false<T>, "to_value: unsupported member type");
+    }
+}
+
 // to_text writes JSON directly; boost::json::serialize of the to_value tree is the reference,
 // byte for byte, on every byte value in strings and on the integer extremes.
 TEST(Views, DirectTextMatchesBoostJsonSerialize) {
@@ -221,11 +256,11 @@ TEST(Views, DirectTextMatchesBoostJsonSerialize) {
     o.items = {{every_byte, 0, -1, 1}, {"", 42, 0, 0}};
     order_page_view page;
     page.data = {to_view(o), to_view(o)};
-    EXPECT_EQ(json::to_text(page), boost::json::serialize(json::to_value(page)));
+    EXPECT_EQ(json::to_text(page), boost::json::serialize(to_value(page)));
     page.next_cursor = "c\n";
-    EXPECT_EQ(json::to_text(page), boost::json::serialize(json::to_value(page)));
+    EXPECT_EQ(json::to_text(page), boost::json::serialize(to_value(page)));
     product_view p = to_view(orders::product{});
-    EXPECT_EQ(json::to_text(p), boost::json::serialize(json::to_value(p)));
+    EXPECT_EQ(json::to_text(p), boost::json::serialize(to_value(p)));
     // And it parses back to the same strings (valid UTF-8 only: the parser checks it).
     o.id = every_byte.substr(0, 128);
     o.items.clear();

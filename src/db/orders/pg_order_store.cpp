@@ -19,6 +19,8 @@ namespace {
 using boost::asio::awaitable;
 namespace o = svc::orders;
 using order_store_support::expiry_for;
+using order_store_support::page_of;
+using order_store_support::pending_order;
 using order_store_support::rethrow_for_domain;
 using order_store_support::status_from;
 
@@ -484,21 +486,15 @@ o::create_order_result outcome_of_create(const pg::result& rows, const o::new_or
         if (auto refusal = first_refusal(rows, 1, 3, 4)) return *refusal;
         throw std::logic_error("create_order wrote nothing and refused nothing");
     }
-    o::order created;
-    created.id = order.id;
-    created.user_id = order.user_id;
-    created.status = o::order_status::pending;
-    created.currency = order.currency;
-    created.version = 1;
-    created.created_at = created.updated_at = order.now;
+    std::vector<o::order_item> items;
+    items.reserve(static_cast<std::size_t>(rows.rows()));
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
         const auto quantity = r.int64(2);
         const auto price = r.int64(5);
-        created.items.push_back(o::order_item{r.text(1), quantity, price, price * quantity});
-        created.total_cents += price * quantity;
+        items.push_back(o::order_item{r.text(1), quantity, price, price * quantity});
     }
-    return created;
+    return pending_order(order, std::move(items));
 }
 
 // Translates an infrastructure failure to the domain's 503; anything else is a bug and
@@ -767,13 +763,7 @@ awaitable<o::page<o::order>> pg_order_store::list_orders(o::order_query query) {
         } else {
             rows = co_await execute(lease, sql, std::move(args));
         }
-        o::page<o::order> page;
-        page.data = orders_from(rows);
-        if (page.data.size() > query.limit) {
-            page.data.resize(query.limit);
-            page.has_more = true;
-        }
-        co_return page;
+        co_return page_of(orders_from(rows), query.limit);
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }

@@ -1,9 +1,11 @@
 #include "db/orders/sqlite_order_store.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -17,8 +19,11 @@ namespace {
 using boost::asio::awaitable;
 namespace o = svc::orders;
 using order_store_support::expiry_for;
+using order_store_support::page_of;
+using order_store_support::pending_order;
 using order_store_support::rethrow_for_domain;
 using order_store_support::status_from;
+using order_store_support::total_of;
 
 // ---------------------------------------------------------------- SQL
 // Times are INTEGER microseconds since the epoch (migrations/sqlite/001), exactly
@@ -252,12 +257,6 @@ std::variant<std::vector<o::order_item>, o::stock_refusal> price_items(
     return priced;
 }
 
-std::int64_t total_of(const std::vector<o::order_item>& items) {
-    std::int64_t total = 0;
-    for (const auto& item : items) total += item.line_total_cents;
-    return total;
-}
-
 // The body of create_order, on the writer thread inside BEGIN IMMEDIATE.
 o::create_order_result create_order_tx(const session& db, const o::new_order& request) {
     if (request.idempotency) {
@@ -290,15 +289,7 @@ o::create_order_result create_order_tx(const session& db, const o::new_order& re
         if (request.idempotency) body = request.idempotency->render_refused(*refusal);
         result = std::move(*refusal);
     } else {
-        o::order created;
-        created.id = request.id;
-        created.user_id = request.user_id;
-        created.status = o::order_status::pending;
-        created.currency = request.currency;
-        created.version = 1;
-        created.created_at = created.updated_at = request.now;
-        created.items = std::move(std::get<std::vector<o::order_item>>(priced));
-        created.total_cents = total_of(created.items);
+        auto created = pending_order(request, std::move(std::get<std::vector<o::order_item>>(priced)));
         for (const auto& item : created.items) add_stock(db, item.product_id, -item.quantity, request.now);
         auto s = db.prepare(k_insert_order);
         s.bind(1, created.id)
@@ -486,21 +477,36 @@ awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_quer
 
 // ---------------------------------------------------------------- orders
 
-awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order order) {
+namespace {
+
+// Runs `body(session, request)` on the writer thread inside one transaction (BEGIN IMMEDIATE)
+// and commits it; refusals wrote nothing, and committing an empty transaction is harmless.
+// A failure rolls back and becomes the domain's error (rethrow_for_domain).
+template <typename Request, typename Body>
+awaitable<std::invoke_result_t<Body&, const session&, const Request&>> in_write_transaction(
+    sqlite::database& database, std::atomic<std::uint64_t>& counter, Request request, Body body
+) {
+    using result = std::invoke_result_t<Body&, const session&, const Request&>;
     try {
         // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
         // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [order = std::move(order),
-                     counter = &statements_](sqlite::connection& c) -> o::create_order_result {
-            sqlite::transaction tx(c);  // BEGIN IMMEDIATE
-            auto result = create_order_tx(session{c, *counter}, order);
+        auto work = [request = std::move(request), body, counter = &counter](sqlite::connection& c
+                    ) -> result {
+            sqlite::transaction tx(c);
+            auto outcome = body(session{c, *counter}, request);
             tx.commit();
-            return result;
+            return outcome;
         };
-        co_return co_await db_.write(std::move(work));
+        co_return co_await database.write(std::move(work));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
+}
+
+}  // namespace
+
+awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order order) {
+    co_return co_await in_write_transaction(db_, statements_, std::move(order), create_order_tx);
 }
 
 awaitable<std::optional<o::order>> sqlite_order_store::get_order(std::string id) {
@@ -533,13 +539,7 @@ awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query quer
                 s.bind(2, nullptr);
             }
             if (query.user_id) s.bind(4, *query.user_id);
-            o::page<o::order> page;
-            page.data = orders_from(s);
-            if (page.data.size() > query.limit) {
-                page.data.resize(query.limit);
-                page.has_more = true;
-            }
-            return page;
+            return page_of(orders_from(s), query.limit);
         };
         co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
@@ -548,38 +548,11 @@ awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query quer
 }
 
 awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_items_request request) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [request = std::move(request),
-                     counter = &statements_](sqlite::connection& c) -> o::replace_items_result {
-            sqlite::transaction tx(c);
-            auto result = replace_items_tx(session{c, *counter}, request);
-            // Refusals wrote nothing; committing an empty transaction is harmless.
-            tx.commit();
-            return result;
-        };
-        co_return co_await db_.write(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_write_transaction(db_, statements_, std::move(request), replace_items_tx);
 }
 
 awaitable<o::transition_result> sqlite_order_store::transition(o::transition_request request) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [request = std::move(request),
-                     counter = &statements_](sqlite::connection& c) -> o::transition_result {
-            sqlite::transaction tx(c);
-            auto result = transition_tx(session{c, *counter}, request);
-            tx.commit();
-            return result;
-        };
-        co_return co_await db_.write(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_write_transaction(db_, statements_, std::move(request), transition_tx);
 }
 
 awaitable<std::size_t> sqlite_order_store::purge_idempotency_keys(o::timestamp created_before) {

@@ -3,8 +3,12 @@
 // the one translation of database failures into domain errors. Internal to src/db/orders.
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "db/error.hpp"
 #include "orders/errors.hpp"
@@ -23,6 +27,37 @@ inline orders::order_status status_from(std::string_view name) {
     auto status = orders::parse_order_status(name);
     if (!status) throw std::logic_error("orders.status holds an unknown status");
     return *status;
+}
+
+inline std::int64_t total_of(const std::vector<orders::order_item>& items) {
+    std::int64_t total = 0;
+    for (const auto& item : items) total += item.line_total_cents;
+    return total;
+}
+
+// The order create_order has just written from `order` with its priced `items`: pending,
+// version 1, created and updated at order.now.
+inline orders::order pending_order(const orders::new_order& order, std::vector<orders::order_item> items) {
+    orders::order created;
+    created.id = order.id;
+    created.user_id = order.user_id;
+    created.status = orders::order_status::pending;
+    created.currency = order.currency;
+    created.version = 1;
+    created.created_at = created.updated_at = order.now;
+    created.total_cents = total_of(items);
+    created.items = std::move(items);
+    return created;
+}
+
+// A page from rows fetched with LIMIT limit + 1: the first `limit`, and whether more follow.
+template <typename T>
+orders::page<T> page_of(std::vector<T> rows, std::size_t limit) {
+    orders::page<T> page;
+    page.has_more = rows.size() > limit;
+    if (page.has_more) rows.resize(limit);
+    page.data = std::move(rows);
+    return page;
 }
 
 // Called inside a `catch (const db::error& e)`: an outage or a retryable conflict becomes the
