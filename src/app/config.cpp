@@ -207,6 +207,14 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
         "Extra connections under load (all loops)"
     )
         ->check(CLI::Range(std::size_t{0}, std::size_t{10'000}));
+    add_setting(
+        cli,
+        "--db-write-concurrency",
+        "DB_WRITE_CONCURRENCY",
+        db.write_concurrency,
+        "PostgreSQL write transactions in flight at once (all loops; 0: no limit); the rest queue"
+    )
+        ->check(CLI::Range(std::size_t{0}, std::size_t{10'000}));
     std::int64_t recycle = db.pool_recycle.count();
     cli.add_option_function<std::int64_t>(
            "--db-pool-recycle",

@@ -22,6 +22,7 @@ pg::pool_options make_pool_options(const options& opts) {
     p.max_overflow = opts.max_overflow;
     p.recycle = opts.pool_recycle;
     p.overflow_idle_timeout = opts.overflow_idle_timeout;
+    p.max_writers = opts.write_concurrency;
     p.checkout_timeout = opts.pool_timeout;
     p.connect_timeout = opts.pool_timeout;
     p.statement_timeout = opts.statement_timeout;

@@ -24,6 +24,9 @@ struct options {
     // DB_OVERFLOW_IDLE_TIMEOUT / --db-overflow-idle-timeout (s): how long a connection beyond
     // DB_POOL_SIZE may sit idle before it is closed.
     std::chrono::milliseconds overflow_idle_timeout{30000};
+    // DB_WRITE_CONCURRENCY / --db-write-concurrency: write transactions (orders, products) in
+    // flight at once, process total; the rest queue within DB_POOL_TIMEOUT. 0 = no limit.
+    std::size_t write_concurrency = 8;
     std::chrono::milliseconds statement_timeout{0};  // DB_STATEMENT_TIMEOUT_MS; 0 = none
     bool prepared_statements = true;                 // DB_PREPARED_STATEMENTS=false for PgBouncer
     bool generic_plans = true;                       // DB_GENERIC_PLANS / --db-generic-plans

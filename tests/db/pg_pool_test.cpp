@@ -1,6 +1,7 @@
 // The pool against a real server: exhaustion answers pool_timeout after the checkout
-// timeout (never a hang), hand-off to waiters, the connection limit per slice, recovery after
-// pg_terminate_backend, per-loop slices, close(), metrics counts and hooks.
+// timeout (never a hang), hand-off to waiters, the connection limit per slice, write
+// admission (max_writers), recovery after pg_terminate_backend, per-loop slices, close(),
+// metrics counts and hooks.
 #include <set>
 #include <thread>
 
@@ -150,6 +151,102 @@ TEST_F(PgPool, OverflowConnectionsCloseAfterTheIdleTimeout) {
         EXPECT_TRUE(backends.contains(co_await backend_pid(l)));
     });
     EXPECT_EQ(backends.size(), 3U);
+}
+
+// Write admission: at most max_writers write leases at once, the next writer waits for one
+// to end (first come, first served) while readers are not held back; a writer that waits
+// past the checkout timeout gets pool_timeout, and a slot freed by a failed wait is not lost.
+TEST_F(PgPool, WritersBeyondTheLimitWaitForASlotWhileReadersDoNot) {
+    pool_options options;
+    options.pool_size = 4;
+    options.max_overflow = 0;
+    options.max_writers = 2;
+    options.checkout_timeout = seconds(3);
+    auto p = make_pool(loops_, options);
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto first = std::make_unique<lease>(co_await p->acquire_for_writes());
+        auto second = std::make_unique<lease>(co_await p->acquire_for_writes());
+        // A reader gets a connection at once although both write slots are taken.
+        {
+            const auto started = steady_clock::now();
+            auto reader = co_await p->acquire();
+            EXPECT_LT(steady_clock::now() - started, milliseconds(200));
+            EXPECT_EQ((co_await reader.execute("SELECT 1::int8"))[0].int64(0), 1);
+        }
+        // Two more writers queue; they are admitted in arrival order as slots free up.
+        std::vector<int> admitted;
+        std::atomic<int> finished{0};
+        // A parameter, not a capture: it lives in the coroutine's frame.
+        const auto queued_writer = [&](int id) -> asio::awaitable<void> {
+            auto l = co_await p->acquire_for_writes();
+            admitted.push_back(id);
+            co_await l.execute("SELECT 1");
+            co_await sleep_for(milliseconds(50));
+        };
+        for (int writer = 3; writer <= 4; ++writer) {
+            asio::co_spawn(executor, queued_writer(writer), [&](std::exception_ptr e) {
+                if (e) ADD_FAILURE() << "a queued writer failed";
+                ++finished;
+            });
+        }
+        co_await sleep_for(milliseconds(150));
+        EXPECT_TRUE(admitted.empty()) << "a writer beyond max_writers was admitted";
+        EXPECT_EQ(p->busy_connections(), 2U);  // the waiting writers hold no connection
+        first.reset();
+        co_await sleep_for(milliseconds(20));
+        EXPECT_EQ(admitted, std::vector<int>{3});
+        second.reset();
+        while (finished < 2) co_await sleep_for(milliseconds(5));
+        EXPECT_EQ(admitted, (std::vector<int>{3, 4}));
+    });
+}
+
+TEST_F(PgPool, AWriterWaitingPastTheTimeoutGetsPoolTimeoutAndTheSlotsSurvive) {
+    pool_options options;
+    options.pool_size = 2;
+    options.max_overflow = 0;
+    options.max_writers = 1;
+    options.checkout_timeout = milliseconds(300);
+    auto p = make_pool(loops_, options);
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        {
+            auto holder = co_await p->acquire_for_writes();
+            const auto started = steady_clock::now();
+            try {
+                auto late = co_await p->acquire_for_writes();
+                ADD_FAILURE() << "a second writer beyond max_writers = 1";
+            } catch (const db::error& e) {
+                EXPECT_EQ(e.code(), errc::pool_timeout);
+                EXPECT_TRUE(e.is_unavailable());
+            }
+            const auto waited = steady_clock::now() - started;
+            EXPECT_GE(waited, milliseconds(290));
+            EXPECT_LT(waited, milliseconds(1500));
+        }
+        // The holder's slot came back and the timed-out wait took none: two writers in turn.
+        for (int i = 0; i < 2; ++i) {
+            const auto started = steady_clock::now();
+            auto l = co_await p->acquire_for_writes();
+            EXPECT_LT(steady_clock::now() - started, milliseconds(200));
+        }
+    });
+}
+
+// max_writers = 0: writers are limited only by the pool itself.
+TEST_F(PgPool, ZeroMaxWritersLeavesWritersToThePoolLimit) {
+    pool_options options;
+    options.pool_size = 3;
+    options.max_overflow = 0;
+    options.max_writers = 0;
+    options.checkout_timeout = milliseconds(300);
+    auto p = make_pool(loops_, options);
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        auto a = co_await p->acquire_for_writes();
+        auto b = co_await p->acquire_for_writes();
+        auto c = co_await p->acquire_for_writes();
+        EXPECT_EQ(p->busy_connections(), 3U);
+    });
 }
 
 TEST_F(PgPool, RecoversAfterTheServerTerminatesItsConnections) {

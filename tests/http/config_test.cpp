@@ -62,24 +62,28 @@ TEST(config, environment_then_flag_wins) {
     EXPECT_EQ(p.result.invocation->config.http.port, 9002);
 }
 
-TEST(config, pool_plan_and_purge_settings) {
+TEST(config, pool_plan_writer_and_purge_settings) {
     auto p = parse({});
     ASSERT_TRUE(p.result.invocation);
     EXPECT_EQ(p.result.invocation->config.db.overflow_idle_timeout, std::chrono::seconds(30));
     EXPECT_TRUE(p.result.invocation->config.db.generic_plans);
+    EXPECT_EQ(p.result.invocation->config.db.write_concurrency, 8U);
     EXPECT_EQ(p.result.invocation->config.idempotency_purge_interval, std::chrono::seconds(300));
     const scoped_env idle("DB_OVERFLOW_IDLE_TIMEOUT", "0.5");
     const scoped_env plans("DB_GENERIC_PLANS", "false");
     const scoped_env purge("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", "0");
+    const scoped_env writers("DB_WRITE_CONCURRENCY", "0");
     p = parse({});
     ASSERT_TRUE(p.result.invocation);
     EXPECT_EQ(p.result.invocation->config.db.overflow_idle_timeout, std::chrono::milliseconds(500));
     EXPECT_FALSE(p.result.invocation->config.db.generic_plans);
+    EXPECT_EQ(p.result.invocation->config.db.write_concurrency, 0U);
     EXPECT_EQ(p.result.invocation->config.idempotency_purge_interval, std::chrono::seconds(0));
     for (const auto& bad :
          {std::vector<std::string>{"--db-overflow-idle-timeout", "0"},
           std::vector<std::string>{"--idempotency-purge-interval-seconds", "-1"},
-          std::vector<std::string>{"--db-generic-plans", "maybe"}}) {
+          std::vector<std::string>{"--db-generic-plans", "maybe"},
+          std::vector<std::string>{"--db-write-concurrency", "-1"}}) {
         const auto refused = parse(bad);
         EXPECT_FALSE(refused.result.invocation) << bad[0];
         EXPECT_EQ(refused.result.exit_code, 2) << bad[0];

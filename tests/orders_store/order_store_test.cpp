@@ -684,6 +684,74 @@ TEST(OrderStorePostgres, WritesAndUserPagesUseGenericPlansWhenEnabled) {
     }
 }
 
+// PostgreSQL only: every transaction that locks rows goes through the pool's write admission
+// (pool_options::max_writers), reads do not. With the one write slot of loop 0 held by the
+// test, each write waits — and completes once the slot is free — while a read goes through.
+TEST(OrderStorePostgres, WriteTransactionsWaitForAWriteSlotAndReadsDoNot) {
+    // 2 writers over 2 loops: one on loop 0, where everything below runs.
+    postgres_backend backend(8, true, 2);
+    if (!backend.available()) GTEST_SKIP() << "TEST_DATABASE_URL is not set (scripts/test sets it)";
+    auto& store = backend.store();
+    backend.runner().run([&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        new_product a{"a", "A", 100, 1'000};
+        co_await store.create_product(std::move(a), next_now());
+        auto request = order_for("alice", items({{"a", 1}}));
+        auto first = co_await store.create_order(std::move(request));
+        const auto order_id = std::get<order>(first).id;
+
+        std::vector<std::pair<const char*, std::function<asio::awaitable<void>()>>> writes;
+        writes.emplace_back("create_order", [&]() -> asio::awaitable<void> {
+            auto another = order_for("alice", items({{"a", 1}}));
+            co_await store.create_order(std::move(another));
+        });
+        writes.emplace_back("replace_items", [&]() -> asio::awaitable<void> {
+            replace_items_request replace{
+                order_id, std::nullopt, std::nullopt, items({{"a", 2}}), next_now()};
+            co_await store.replace_items(std::move(replace));
+        });
+        writes.emplace_back("update_product", [&]() -> asio::awaitable<void> {
+            product_patch patch;
+            patch.stock = 500;
+            co_await store.update_product("a", std::move(patch), next_now());
+        });
+        writes.emplace_back("transition", [&]() -> asio::awaitable<void> {
+            transition_request cancel{
+                order_id,
+                std::nullopt,
+                std::nullopt,
+                {order_status::pending},
+                order_status::cancelled,
+                true,
+                next_now()};
+            co_await store.transition(std::move(cancel));
+        });
+        for (auto& entry : writes) {
+            const char* const name = entry.first;
+            auto slot = std::make_unique<pg::lease>(co_await backend.pool().acquire_for_writes());
+            std::atomic<bool> done{false};
+            asio::co_spawn(executor, entry.second(), [&](std::exception_ptr e) {
+                if (e) ADD_FAILURE() << name << " failed";
+                done = true;
+            });
+            asio::steady_timer pause(executor, std::chrono::milliseconds(150));
+            co_await pause.async_wait(asio::use_awaitable);
+            EXPECT_FALSE(done) << name << " ran without a write slot";
+            const auto read = co_await store.get_order(order_id);
+            EXPECT_TRUE(read.has_value()) << "a read waited for a write slot";
+            slot.reset();
+            for (int i = 0; i < 200 && !done; ++i) {
+                pause.expires_after(std::chrono::milliseconds(5));
+                co_await pause.async_wait(asio::use_awaitable);
+            }
+            EXPECT_TRUE(done) << name << " did not run once the slot was free";
+        }
+    });
+    // Each write did its work: 1000 - 1 - 1 (creates) - 1 (1 → 2 units), set to 500, + 2 (cancel).
+    EXPECT_EQ(backend.query_int("SELECT count(*) FROM orders"), 2);
+    EXPECT_EQ(backend.query_int("SELECT stock FROM products WHERE id = 'a'"), 502);
+}
+
 // ---------------------------------------------------------------- concurrency
 
 TYPED_TEST(OrderStore, HundredConcurrentOrdersSellExactlyTheStock) {

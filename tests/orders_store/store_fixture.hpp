@@ -89,8 +89,11 @@ public:
     // A user's page: BEGIN; SET LOCAL plan_cache_mode; the page with its items; COMMIT.
     static constexpr std::uint64_t k_statements_per_user_page = 4;
 
-    // `pool_size` connections (process total over the 2 loops), plus a third of that in overflow.
-    explicit postgres_backend(std::size_t pool_size = 8, bool generic_plans = true) {
+    // `pool_size` connections (process total over the 2 loops), plus a third of that in
+    // overflow; `max_writers` write transactions at once (pool_options::max_writers).
+    explicit postgres_backend(
+        std::size_t pool_size = 8, bool generic_plans = true, std::size_t max_writers = 8
+    ) {
         const char* base = std::getenv("TEST_DATABASE_URL");
         if (base == nullptr || *base == '\0') return;
         base_url_ = base;
@@ -103,6 +106,7 @@ public:
         options.pool_size = pool_size;
         options.max_overflow = pool_size / 3;
         options.generic_plans = generic_plans;
+        options.max_writers = max_writers;
         pool_ = std::make_unique<pg::pool>(runner_.loops(), url_, redact_url(url_), options);
         store_ = std::make_unique<pg_order_store>(*pool_);
         checks_ = std::make_unique<pg_connection>(url_);

@@ -545,7 +545,7 @@ awaitable<std::variant<o::product, o::product_exists>> pg_order_store::create_pr
     o::new_product p, o::timestamp now
 ) {
     try {
-        auto lease = co_await pool_.acquire();
+        auto lease = co_await pool_.acquire_for_writes();
         pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
         auto rows = co_await execute(lease, k_insert_product, std::move(args));
         if (rows.empty()) co_return o::product_exists{};
@@ -571,7 +571,7 @@ awaitable<std::optional<o::product>> pg_order_store::update_product(
     std::string id, o::product_patch patch, o::timestamp now
 ) {
     try {
-        auto lease = co_await pool_.acquire();
+        auto lease = co_await pool_.acquire_for_writes();
         pg::params args{std::move(id), patch.name, patch.price_cents, patch.stock, to_pg(now)};
         auto rows = co_await execute(lease, k_update_product, std::move(args));
         if (rows.empty()) co_return std::nullopt;
@@ -612,7 +612,7 @@ awaitable<o::create_order_result> pg_order_store::create_order(o::new_order orde
 }
 
 awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new_order& order) {
-    auto lease = co_await pool_.acquire();
+    auto lease = co_await pool_.acquire_for_writes();
     if (order.idempotency) co_return co_await create_order_idempotent(lease, order);
 
     auto arrays = to_arrays(order.items);
@@ -775,7 +775,7 @@ awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_item
     auto arrays = to_arrays(request.items);
     for (int attempt = 1;; ++attempt) {
         try {
-            auto lease = co_await pool_.acquire();
+            auto lease = co_await pool_.acquire_for_writes();
             std::vector<pg::query> lock_and_replace = generic_plan_prologue();
             lock_and_replace.push_back({k_lock_order, {request.order_id}});
             lock_and_replace.push_back({k_lock_products_for_replace, {request.order_id, arrays.product_ids}});
@@ -818,7 +818,7 @@ awaitable<o::transition_result> pg_order_store::transition(o::transition_request
     const std::string to{o::to_string(request.to)};
     for (int attempt = 1;; ++attempt) {
         try {
-            auto lease = co_await pool_.acquire();
+            auto lease = co_await pool_.acquire_for_writes();
             std::vector<pg::query> lock_and_move = generic_plan_prologue();
             lock_and_move.push_back({k_lock_order, {request.order_id}});
             if (request.restock) lock_and_move.push_back({k_lock_order_products, {request.order_id}});

@@ -36,19 +36,25 @@ public:
         asio::any_io_executor executor,
         std::shared_ptr<const connection_settings> settings,
         std::size_t size,
-        std::size_t overflow
+        std::size_t overflow,
+        std::size_t writers
     )
         : executor_(std::move(executor)),
           settings_(std::move(settings)),
           size_(size),
           limit_(size + overflow),
+          writer_limit_(writers),
           trim_timer_(executor_) {}
     ~slice() { *alive_ = false; }
     slice(const slice&) = delete;
     slice& operator=(const slice&) = delete;
 
-    asio::awaitable<lease> acquire();
+    // `started`: when the caller began waiting; the checkout timeout counts from there.
+    asio::awaitable<lease> acquire(clock::time_point started);
+    asio::awaitable<lease> acquire_for_writes();
     void give_back(std::unique_ptr<connection> conn) noexcept;
+    // A write lease ended: its slot goes to the longest-waiting writer, if any.
+    void release_write_slot() noexcept;
     // Runs on the slice's loop: drops idle connections and wakes every waiter.
     void close_on_loop();
     void request_close() {
@@ -71,6 +77,11 @@ private:
         std::unique_ptr<connection> handed;  // a connection given straight to this waiter
         bool may_connect = false;            // a slot freed up: the waiter may open a connection
     };
+    // A coroutine waiting in admit_writer(); lives on that coroutine's frame.
+    struct writer_waiter {
+        asio::steady_timer timer;
+        bool admitted = false;  // release_write_slot() handed its slot to this waiter
+    };
 
     void publish_counts() {
         idle_count.store(idle_.size(), std::memory_order_relaxed);
@@ -92,11 +103,21 @@ private:
     // Makes `conn` ready for a lease: resets it when it saw an error. Returns null (and drops
     // it) when it is broken, too old or fails the reset.
     asio::awaitable<std::unique_ptr<connection>> validate(std::unique_ptr<connection> conn);
+    // Takes one of the writer_limit_ slots, queueing until `deadline` (then pool_timeout).
+    asio::awaitable<void> admit_writer(clock::time_point deadline);
+    void observe_wait(clock::time_point started) const {
+        if (settings_->observer && settings_->observer->checkout_wait) {
+            settings_->observer->checkout_wait(seconds_since(started));
+        }
+    }
 
     asio::any_io_executor executor_;
     std::shared_ptr<const connection_settings> settings_;
-    const std::size_t size_;   // idle connections kept
-    const std::size_t limit_;  // size_ + overflow: connections open at most (idle + busy + connecting)
+    const std::size_t size_;          // idle connections kept
+    const std::size_t limit_;         // size_ + overflow: connections open at most (idle + busy + connecting)
+    const std::size_t writer_limit_;  // write leases out at once; 0: no limit
+    std::size_t writers_ = 0;         // write slots taken (leases out, or being acquired)
+    std::list<writer_waiter*> writer_waiters_;  // FIFO
     // LIFO: back() is the warmest connection, front() the one idle longest (trimmed first).
     std::vector<idle_connection> idle_;
     asio::steady_timer trim_timer_;
@@ -188,6 +209,8 @@ void slice::close_on_loop() {
     trim_timer_.cancel();
     for (waiter* w : waiters_) w->timer.cancel();
     waiters_.clear();
+    for (writer_waiter* w : writer_waiters_) w->timer.cancel();
+    writer_waiters_.clear();
     publish_counts();
 }
 
@@ -237,14 +260,8 @@ asio::awaitable<std::unique_ptr<connection>> slice::validate(std::unique_ptr<con
     co_return conn;
 }
 
-asio::awaitable<lease> slice::acquire() {
-    const auto started = clock::now();
+asio::awaitable<lease> slice::acquire(clock::time_point started) {
     const auto deadline = started + settings_->options.checkout_timeout;
-    const auto observe_wait = [&] {
-        if (settings_->observer && settings_->observer->checkout_wait) {
-            settings_->observer->checkout_wait(seconds_since(started));
-        }
-    };
     while (true) {
         if (closed_.load(std::memory_order_relaxed))
             throw db::error(errc::shutting_down, "the pool is closed");
@@ -256,17 +273,17 @@ asio::awaitable<lease> slice::acquire() {
             publish_counts();
             conn = co_await validate(std::move(conn));
             if (!conn) continue;
-            observe_wait();
+            observe_wait(started);
             co_return lease(this, std::move(conn));
         }
         if (total_ < limit_ && waiters_.empty()) {
             auto conn = co_await open_connection();
-            observe_wait();
+            observe_wait(started);
             co_return lease(this, std::move(conn));
         }
         const auto now = clock::now();
         if (now >= deadline) {
-            observe_wait();
+            observe_wait(started);
             throw db::error(errc::pool_timeout, "no database connection free within the pool timeout");
         }
         waiter w{asio::steady_timer(executor_), nullptr, false};
@@ -280,20 +297,70 @@ asio::awaitable<lease> slice::acquire() {
         if (w.handed) {
             auto conn = co_await validate(std::move(w.handed));
             if (!conn) continue;
-            observe_wait();
+            observe_wait(started);
             co_return lease(this, std::move(conn));
         }
         if (w.may_connect && total_ < limit_) {
             auto conn = co_await open_connection();
-            observe_wait();
+            observe_wait(started);
             co_return lease(this, std::move(conn));
         }
         // Cancelled by the caller (e.g. a race against its own deadline): stop waiting.
         if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
-            observe_wait();
+            observe_wait(started);
             throw db::error(errc::pool_timeout, "the checkout was cancelled");
         }
         // Loop: re-checks closed_, the deadline, and anything freed meanwhile.
+    }
+}
+
+asio::awaitable<void> slice::admit_writer(clock::time_point deadline) {
+    if (closed_.load(std::memory_order_relaxed)) throw db::error(errc::shutting_down, "the pool is closed");
+    if (writers_ < writer_limit_ && writer_waiters_.empty()) {
+        ++writers_;
+        co_return;
+    }
+    writer_waiter w{asio::steady_timer(executor_), false};
+    w.timer.expires_at(deadline);
+    writer_waiters_.push_back(&w);
+    co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Admitted even if the timer fired meanwhile: the slot is ours, counted by the releaser.
+    if (w.admitted) co_return;
+    if (auto it = std::find(writer_waiters_.begin(), writer_waiters_.end(), &w); it != writer_waiters_.end())
+        writer_waiters_.erase(it);
+    if (closed_.load(std::memory_order_relaxed)) throw db::error(errc::shutting_down, "the pool is closed");
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+        throw db::error(errc::pool_timeout, "the checkout was cancelled");
+    throw db::error(errc::pool_timeout, "no write slot free within the pool timeout");
+}
+
+void slice::release_write_slot() noexcept {
+    if (writer_waiters_.empty()) {
+        --writers_;
+        return;
+    }
+    writer_waiter* w = writer_waiters_.front();
+    writer_waiters_.pop_front();
+    w->admitted = true;
+    w->timer.cancel();
+}
+
+asio::awaitable<lease> slice::acquire_for_writes() {
+    const auto started = clock::now();
+    if (writer_limit_ == 0) co_return co_await acquire(started);
+    try {
+        co_await admit_writer(started + settings_->options.checkout_timeout);
+    } catch (const db::error&) {
+        observe_wait(started);
+        throw;
+    }
+    try {
+        lease writer = co_await acquire(started);
+        writer.holds_write_slot_ = true;  // nothing below throws: the lease now frees the slot
+        co_return writer;
+    } catch (...) {
+        release_write_slot();
+        throw;
     }
 }
 
@@ -302,13 +369,16 @@ asio::awaitable<lease> slice::acquire() {
 lease::lease(slice* owner, std::unique_ptr<connection> conn) : owner_(owner), connection_(std::move(conn)) {}
 
 lease::lease(lease&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), connection_(std::move(other.connection_)) {}
+    : owner_(std::exchange(other.owner_, nullptr)),
+      connection_(std::move(other.connection_)),
+      holds_write_slot_(std::exchange(other.holds_write_slot_, false)) {}
 
 lease& lease::operator=(lease&& other) noexcept {
     if (this != &other) {
         release();
         owner_ = std::exchange(other.owner_, nullptr);
         connection_ = std::move(other.connection_);
+        holds_write_slot_ = std::exchange(other.holds_write_slot_, false);
     }
     return *this;
 }
@@ -318,8 +388,12 @@ lease::~lease() {
 }
 
 void lease::release() noexcept {
-    if (owner_ != nullptr && connection_) owner_->give_back(std::move(connection_));
+    if (owner_ == nullptr) return;
+    // The connection first: the writer admitted next may then find it idle.
+    if (connection_) owner_->give_back(std::move(connection_));
+    if (holds_write_slot_) owner_->release_write_slot();
     owner_ = nullptr;
+    holds_write_slot_ = false;
 }
 
 asio::awaitable<result> lease::execute_params(std::string_view sql, params args) {
@@ -369,7 +443,8 @@ pool::pool(runtime::event_loops& loops, std::string conninfo, std::string redact
             loops.context(i).get_executor(),
             settings,
             std::max<std::size_t>(share(options_.pool_size), 1),
-            share(options_.max_overflow)
+            share(options_.max_overflow),
+            share(options_.max_writers)
         ));
     }
 }
@@ -379,7 +454,14 @@ pool::~pool() = default;
 asio::awaitable<lease> pool::acquire() {
     const std::size_t index = runtime::event_loops::current_index();
     if (index >= slices_.size()) throw std::logic_error("pg::pool::acquire called off an event loop");
-    co_return co_await slices_[index]->acquire();
+    co_return co_await slices_[index]->acquire(clock::now());
+}
+
+asio::awaitable<lease> pool::acquire_for_writes() {
+    const std::size_t index = runtime::event_loops::current_index();
+    if (index >= slices_.size())
+        throw std::logic_error("pg::pool::acquire_for_writes called off an event loop");
+    co_return co_await slices_[index]->acquire_for_writes();
 }
 
 asio::awaitable<void> pool::ping() {

@@ -9,8 +9,16 @@
 // SQLAlchemy's QueuePool, which closes them on return and so churns server processes when
 // the pool is saturated).
 //
+// Write admission: at most `max_writers` leases from acquire_for_writes() are out at once
+// (a process total, split like the others); further writers queue, first come first served.
+// Past a few concurrent transactions on the same rows, PostgreSQL spends its cores on lock
+// waits and process switches instead of commits: measured on the create_order benchmark
+// (2 cores, 64 clients), 30 writers cost 0.56 ms of server CPU per order and 8 cost 0.39 ms,
+// with a higher throughput and a p99 of 26 ms instead of 36–43 ms. Readers are not limited.
+//
 // Usage (on an event loop thread, from a coroutine):
 //     auto lease = co_await pool.acquire();   // throws db::error{pool_timeout | connection_lost}
+//     auto writer = co_await pool.acquire_for_writes();  // a transaction that locks rows
 //     pg::result r = co_await lease.execute(k_select_product, product_id);
 //     auto results = co_await lease.transaction(pg::stmt(k_decrement_stock, id, qty),
 //                                               pg::stmt(k_insert_order, order_id, user_id));
@@ -58,6 +66,9 @@ struct pool_options {
     bool generic_plans = true;
     // A connection beyond the slice's share of pool_size closes after being idle this long.
     std::chrono::milliseconds overflow_idle_timeout{30000};
+    // acquire_for_writes() leases out at once (process total, split among loops); 0: no limit
+    // beyond the pool's own.
+    std::size_t max_writers = 8;
 };
 
 // Hooks for metrics; called on the loop thread that did the work. Unset hooks cost nothing.
@@ -145,6 +156,7 @@ private:
 
     slice* owner_ = nullptr;
     std::unique_ptr<connection> connection_;
+    bool holds_write_slot_ = false;  // from acquire_for_writes(): the slot is freed on release
 };
 
 class pool {
@@ -164,6 +176,11 @@ public:
     // to 1 s and fail fast meanwhile), shutting_down (after close()).
     // Must be called on an event loop thread (std::logic_error otherwise).
     boost::asio::awaitable<lease> acquire();
+
+    // acquire() for a transaction that takes row locks: first waits, first come first served,
+    // until fewer than the slice's share of max_writers such leases are out — within the same
+    // checkout_timeout, which covers both waits (pool_timeout after it).
+    boost::asio::awaitable<lease> acquire_for_writes();
 
     // Round trip "SELECT 1" on a pooled connection (for /ready). Throws db::error.
     boost::asio::awaitable<void> ping();
