@@ -12,9 +12,10 @@
 // Write admission: at most `max_writers` leases from acquire_for_writes() are out at once
 // (a process total, split like the others); further writers queue, first come first served.
 // Past a few concurrent transactions on the same rows, PostgreSQL spends its cores on lock
-// waits and process switches instead of commits: measured on the create_order benchmark
-// (2 cores, 64 clients), 30 writers cost 0.56 ms of server CPU per order and 8 cost 0.39 ms,
-// with a higher throughput and a p99 of 26 ms instead of 36–43 ms. Readers are not limited.
+// waits and process switches instead of commits. Measured on the create_order benchmark
+// (2 cores, 64 clients, docs/BENCHMARKS.md): 30 writers (the whole default pool) cost
+// 0.37–0.49 ms of server CPU per order with a p99 of 30–38 ms; 8 writers 0.31–0.35 ms, more
+// orders per second and a p99 of 26–29 ms. Readers are not limited.
 //
 // Usage (on an event loop thread, from a coroutine):
 //     auto lease = co_await pool.acquire();   // throws db::error{pool_timeout | connection_lost}
