@@ -5,13 +5,13 @@
 #include <cmath>
 #include <deque>
 #include <stdexcept>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/address.hpp>
 
 #include "db/database_url.hpp"
 #include "db/options.hpp"
+#include "runtime/cpu_budget.hpp"
 
 namespace svc::app {
 
@@ -293,7 +293,7 @@ std::string database_url(const config& cfg) {
 }
 
 std::size_t default_thread_count() {
-    return std::max<std::size_t>(1, std::thread::hardware_concurrency());
+    return runtime::available_cpus();
 }
 
 parse_result parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
@@ -328,7 +328,13 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     std::deque<seconds_setting> durations;
     std::string log_format = cfg.logging.format == obs::log_format::json ? "json" : "text";
     add_http_options(cli, cfg.http, durations);
-    add_setting(cli, "--threads", "THREADS", cfg.threads, "Event loops (threads); default: number of cores")
+    add_setting(
+        cli,
+        "--threads",
+        "THREADS",
+        cfg.threads,
+        "Event loops (threads); default: CPUs available (affinity, cgroup quota)"
+    )
         ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
     add_setting(cli, "--data-dir", "DATA_DIR", cfg.data_dir, "Directory of the embedded SQLite database");
     add_logging_options(cli, cfg.logging, log_format);

@@ -48,7 +48,8 @@ struct parse_result {
 // `err` ("orders-service: PORT / --port: ..."). Pure apart from reading the environment.
 parse_result parse_command_line(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
 
-// The number of event loops to run by default: the number of cores (at least 1).
+// The number of event loops to run by default: the CPUs this process may use — its affinity
+// capped by its cgroup's CPU quota, rounded up (runtime/cpu_budget.hpp), at least 1.
 std::size_t default_thread_count();
 
 // The DATABASE_URL in effect (`cfg.db.url`).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -464,3 +465,21 @@ def test_healthcheck_gives_up_after_2_seconds_on_a_silent_server():
         elapsed = time.monotonic() - started
     assert out.returncode == 1
     assert 1.5 < elapsed < 4.0
+
+
+def test_default_threads_follow_the_cpu_affinity(service_factory, monkeypatch):
+    # THREADS unset: one event loop per CPU the process may run on (not per host CPU), so
+    # `taskset`, a cpuset or a container CPU limit also bounds the loops and the pool slices.
+    monkeypatch.delenv("THREADS", raising=False)
+    own = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(own)})  # inherited by the child at fork
+    try:
+        svc = service_factory()
+    finally:
+        os.sched_setaffinity(0, own)
+    assert os.sched_getaffinity(svc.pid) == {min(own)}
+    deadline = time.monotonic() + 5
+    while "event loop(s)" not in svc.stdout() + svc.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = svc.stdout() + svc.stderr()
+    assert "with 1 event loop(s)" in log, log
