@@ -64,15 +64,18 @@ std::optional<std::string_view> cgroup_path(std::string_view proc_cgroup, bool v
     return std::nullopt;
 }
 
-// Mount point + the path below the mount's root (in a container the mount's root is the
-// container's own cgroup, and /proc/self/cgroup repeats it, or shows "/" with a namespace).
+// Mount point + the process's path below the mount's root. In a container the mount's root
+// is the container's own cgroup: /proc/self/cgroup repeats it (no cgroup namespace) or shows
+// "/" (a namespace); a path outside the root stands for the mount point itself.
 std::string join_below_root(std::string_view mount_point, std::string_view root, std::string_view path) {
-    if (root != "/" && path.starts_with(root))
-        path.remove_prefix(root.size());
-    else if (root != "/")
-        path = "";
+    std::string_view below = path;
+    if (root != "/") {
+        const bool inside =
+            path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/');
+        below = inside ? path.substr(root.size()) : std::string_view();
+    }
     std::string dir(mount_point);
-    if (!path.empty() && path != "/") dir += path;
+    if (below != "/") dir += below;
     return dir;
 }
 
@@ -80,17 +83,14 @@ std::string join_below_root(std::string_view mount_point, std::string_view root,
 
 std::optional<double> quota_from_cpu_max(std::string_view cpu_max) {
     const auto fields = split(trim(cpu_max), ' ');
-    if (fields.size() != 2 || fields[0] == "max") return std::nullopt;
-    const auto quota = whole_number(fields[0]);
-    const auto period = whole_number(fields[1]);
-    if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
-    return static_cast<double>(*quota) / static_cast<double>(*period);
+    if (fields.size() != 2) return std::nullopt;
+    return quota_from_cfs(fields[0], fields[1]);  // "max" is no number: no quota
 }
 
 std::optional<double> quota_from_cfs(std::string_view quota_us, std::string_view period_us) {
     const auto quota = whole_number(quota_us);
     const auto period = whole_number(period_us);
-    if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
+    if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;  // -1: no quota
     return static_cast<double>(*quota) / static_cast<double>(*period);
 }
 
@@ -100,6 +100,7 @@ std::vector<cgroup_dir> cpu_cgroup_dirs(std::string_view mountinfo, std::string_
     for (const auto line : split(mountinfo, '\n')) {
         // id parent major:minor root mount-point options [optional fields…] - fstype source super-options
         const auto fields = split(line, ' ');
+        if (fields.size() < 10) continue;  // not a mount line (e.g. the final empty one)
         std::size_t dash = 6;
         while (dash < fields.size() && fields[dash] != "-") ++dash;
         if (dash + 1 >= fields.size()) continue;
