@@ -27,12 +27,12 @@ bool is_postgresql(std::string_view url) {
     return starts_with_ci("postgresql://") || starts_with_ci("postgres://");
 }
 
-std::string read_key_file(const std::string& path) {
+std::string read_key_file(const std::string& path, std::string_view setting) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream content;
     if (in) content << in.rdbuf();
     if (!in || content.str().empty()) {
-        throw auth::configuration_error("cannot read JWT_PUBLIC_KEY_FILE " + path);
+        throw auth::configuration_error("cannot read " + std::string(setting) + " " + path);
     }
     return content.str();
 }
@@ -51,13 +51,22 @@ authentication start_authentication(
     std::filesystem::path dev_secret_file;
     bool created = false;
     if (!settings.public_key_file.empty()) {
-        jwt.public_key_pem = read_key_file(settings.public_key_file);
+        jwt.public_key_pem = read_key_file(settings.public_key_file, "JWT_PUBLIC_KEY_FILE");
         source = "JWT_PUBLIC_KEY_FILE " + settings.public_key_file;
+    }
+    if (!settings.previous_public_key_file.empty()) {
+        jwt.previous_public_key_pem =
+            read_key_file(settings.previous_public_key_file, "JWT_PREVIOUS_PUBLIC_KEY_FILE");
+        source += " (and JWT_PREVIOUS_PUBLIC_KEY_FILE " + settings.previous_public_key_file + ")";
     }
     if (!jwt.secret.empty()) {
         source = source.empty() ? "JWT_SECRET" : source + " and JWT_SECRET";
+        if (!jwt.previous_secret.empty()) source += " (and JWT_PREVIOUS_SECRET)";
     }
-    if (jwt.secret.empty() && settings.public_key_file.empty() && allows_hs256(jwt)) {
+    // A previous secret without a current one is a mistake, not a reason for the dev secret:
+    // the verifier refuses it ("JWT_SECRET is not set").
+    if (jwt.secret.empty() && jwt.previous_secret.empty() && settings.public_key_file.empty() &&
+        allows_hs256(jwt)) {
         if (is_postgresql(database_url)) {
             throw auth::configuration_error(
                 "no token signing key is configured: with PostgreSQL set JWT_SECRET (HS256) or "
@@ -73,7 +82,10 @@ authentication start_authentication(
         dev_secret_file = data_dir / auth::k_dev_secret_file_name;
         source = "the dev secret in " + dev_secret_file.string();
     }
-    const bool weak = !jwt.secret.empty() && jwt.secret.size() < k_recommended_secret_bytes;
+    const auto too_short = [](const std::string& secret) {
+        return !secret.empty() && secret.size() < k_recommended_secret_bytes;
+    };
+    const bool weak = too_short(jwt.secret) || too_short(jwt.previous_secret);
     return authentication{
         auth::verifier(std::move(jwt)), std::move(source), std::move(dev_secret_file), created, weak};
 }
@@ -95,7 +107,10 @@ void log_authentication(const authentication& authn) {
         authn.key_source
     );
     if (authn.weak_secret) {
-        spdlog::warn("JWT_SECRET is shorter than 32 bytes; use at least 32 random bytes for HS256");
+        spdlog::warn(
+            "JWT_SECRET or JWT_PREVIOUS_SECRET is shorter than 32 bytes; use at least 32 random bytes for "
+            "HS256"
+        );
     }
 }
 

@@ -17,11 +17,12 @@ namespace svc::app {
 
 // The JWT_* settings as configured (env + flags, wired in config.cpp).
 struct auth_settings {
-    // JWT_SECRET, JWT_ALGORITHMS, JWT_REQUIRE_EXP, JWT_LEEWAY_SECONDS, JWT_ISSUER,
-    // JWT_AUDIENCE, JWT_CACHE_ENTRIES. public_key_pem stays empty here: it is read from
-    // public_key_file at start-up.
+    // JWT_SECRET, JWT_PREVIOUS_SECRET, JWT_ALGORITHMS, JWT_REQUIRE_EXP, JWT_LEEWAY_SECONDS,
+    // JWT_ISSUER, JWT_AUDIENCE, JWT_CACHE_ENTRIES. The PEM fields stay empty here: they are
+    // read from the key files at start-up.
     auth::jwt_options jwt;
-    std::string public_key_file;  // JWT_PUBLIC_KEY_FILE / --jwt-public-key-file
+    std::string public_key_file;           // JWT_PUBLIC_KEY_FILE / --jwt-public-key-file
+    std::string previous_public_key_file;  // JWT_PREVIOUS_PUBLIC_KEY_FILE (rotation)
 };
 
 // The arguments of `orders-service token`.

@@ -138,10 +138,24 @@ void add_auth_options(CLI::App& cli, auth_settings& auth, std::string& algorithm
     );
     add_setting(
         cli,
+        "--jwt-previous-secret",
+        "JWT_PREVIOUS_SECRET",
+        auth.jwt.previous_secret,
+        "Rotation: an HS256 secret still accepted after JWT_SECRET"
+    );
+    add_setting(
+        cli,
         "--jwt-public-key-file",
         "JWT_PUBLIC_KEY_FILE",
         auth.public_key_file,
         "PEM public key or certificate for RS256 (RSA >= 2048) or ES256 (P-256)"
+    );
+    add_setting(
+        cli,
+        "--jwt-previous-public-key-file",
+        "JWT_PREVIOUS_PUBLIC_KEY_FILE",
+        auth.previous_public_key_file,
+        "Rotation: a public key (same kind) still accepted after JWT_PUBLIC_KEY_FILE's"
     );
     add_setting(
         cli, "--jwt-algorithms", "JWT_ALGORITHMS", algorithms, "Allowed algorithms: HS256,RS256,ES256"

@@ -303,16 +303,16 @@ struct token_cache {
 // context (EVP_MAC_init with a null key) reuses the key's inner and outer pads, which saves
 // an allocation, a provider lookup and two SHA-256 blocks per verification.
 struct hmac_context_cache {
-    std::uint64_t owner = 0;  // id of the verifier whose secret keys `ctx`
-    mac_ctx_ptr ctx;
+    std::uint64_t owner = 0;         // id of the verifier whose secrets key `ctx`
+    std::array<mac_ctx_ptr, 2> ctx;  // [0] JWT_SECRET, [1] JWT_PREVIOUS_SECRET
 };
 
-// Each thread's public-key verification contexts: `prototype` is initialised once for the
-// verifier's key; every verification copies it into `work`, which OpenSSL's documentation
+// Each thread's public-key verification contexts: `prototype` is initialised once for each of
+// the verifier's keys; every verification copies one into `work`, which OpenSSL's documentation
 // recommends over a fresh EVP_DigestVerifyInit (that one creates and sets up a key context).
 struct verify_context_cache {
-    std::uint64_t owner = 0;  // id of the verifier whose key `prototype` holds
-    std::unique_ptr<EVP_MD_CTX, md_ctx_free> prototype;
+    std::uint64_t owner = 0;  // id of the verifier whose keys `prototype` holds
+    std::array<std::unique_ptr<EVP_MD_CTX, md_ctx_free>, 2> prototype;  // current, previous key
     std::unique_ptr<EVP_MD_CTX, md_ctx_free> work;
 };
 
@@ -380,17 +380,26 @@ struct verifier::impl {
     bool allow_hs256 = false;
     bool allow_rs256 = false;
     bool allow_es256 = false;
-    pkey_ptr public_key;  // RSA for RS256 or EC P-256 for ES256; shared read-only by threads
-    md_ptr sha256;        // fetched once: a fetch per verification costs a lock and a lookup
+    // [0] the current key, [1] the previous one (may be null): RSA for RS256 or EC P-256 for
+    // ES256, both of one kind; shared read-only by threads.
+    std::array<pkey_ptr, 2> public_keys;
+    md_ptr sha256;  // fetched once: a fetch per verification costs a lock and a lookup
     mac_ptr hmac;
     std::uint64_t id = g_next_verifier_id.fetch_add(1, std::memory_order_relaxed);
 
     explicit impl(jwt_options o);
-    // This thread's HMAC context keyed with options.secret, ready for data; null on failure.
-    EVP_MAC_CTX* thread_hmac_context() const;
-    // This thread's SHA-256 verification context for public_key, freshly initialised; null on
-    // failure.
-    EVP_MD_CTX* thread_verify_context() const;
+    // Parses and checks one configured public key (`setting` names it in the messages).
+    pkey_ptr load_public_key(std::string_view pem, std::string_view setting, const std::string& allowed)
+        const;
+    // The number of HS256 secrets (1 or 2) and public keys (0, 1 or 2) to try, current first.
+    std::size_t secret_count() const { return options.previous_secret.empty() ? 1 : 2; }
+    std::size_t public_key_count() const { return public_keys[1] ? 2 : (public_keys[0] ? 1 : 0); }
+    // This thread's HMAC context keyed with secret `slot` (0 current, 1 previous), ready for
+    // data; null on failure.
+    EVP_MAC_CTX* thread_hmac_context(std::size_t slot) const;
+    // This thread's SHA-256 verification context for public key `slot`, freshly initialised;
+    // null on failure.
+    EVP_MD_CTX* thread_verify_context(std::size_t slot) const;
     bool signature_is_valid(algorithm alg, std::string_view signing_input, std::string_view signature) const;
     result verify_uncached(std::string_view token, double now, validity_window& window) const;
 };
@@ -441,46 +450,30 @@ verifier::impl::impl(jwt_options o) : options(std::move(o)) {
     }
 
     if (!options.public_key_pem.empty()) {
-        public_key = parse_public_key_pem(options.public_key_pem);
-        if (!public_key) {
+        public_keys[0] = load_public_key(options.public_key_pem, "JWT_PUBLIC_KEY_FILE", allowed);
+    }
+
+    // Rotation: the previous key only ever adds to a configured current one of its kind.
+    if (!options.previous_secret.empty()) {
+        if (!allow_hs256) {
             throw configuration_error(
-                "JWT_PUBLIC_KEY_FILE does not hold a PEM public key (BEGIN PUBLIC KEY) or certificate"
+                "JWT_PREVIOUS_SECRET is set but JWT_ALGORITHMS (" + allowed + ") does not include HS256"
             );
         }
-        if (EVP_PKEY_is_a(public_key.get(), "RSA") == 1) {
-            if (!allow_rs256) {
-                throw configuration_error(
-                    "the public key in JWT_PUBLIC_KEY_FILE is an RSA key, but JWT_ALGORITHMS (" + allowed +
-                    ") does not include RS256"
-                );
-            }
-            if (const int bits = EVP_PKEY_get_bits(public_key.get()); bits < 2048) {
-                throw configuration_error(
-                    "the RSA public key in JWT_PUBLIC_KEY_FILE has " + std::to_string(bits) +
-                    " bits; RS256 needs at least 2048"
-                );
-            }
-        } else if (EVP_PKEY_is_a(public_key.get(), "EC") == 1) {
-            if (!allow_es256) {
-                throw configuration_error(
-                    "the public key in JWT_PUBLIC_KEY_FILE is an EC key, but JWT_ALGORITHMS (" + allowed +
-                    ") does not include ES256"
-                );
-            }
-            std::array<char, 64> group{};
-            std::size_t group_length = 0;
-            const error_queue_guard clear_errors;
-            if (EVP_PKEY_get_group_name(public_key.get(), group.data(), group.size(), &group_length) != 1 ||
-                std::string_view(group.data(), group_length) != "prime256v1") {
-                throw configuration_error(
-                    "the EC public key in JWT_PUBLIC_KEY_FILE is not on curve P-256, which ES256 requires"
-                );
-            }
-        } else {
+        if (options.previous_secret.find("-----BEGIN") != std::string::npos) {
             throw configuration_error(
-                "the public key in JWT_PUBLIC_KEY_FILE is neither RSA (RS256) nor EC P-256 (ES256)"
+                "JWT_PREVIOUS_SECRET looks like a PEM key; a previous public key belongs in "
+                "JWT_PREVIOUS_PUBLIC_KEY_FILE"
             );
         }
+    }
+    if (!options.previous_public_key_pem.empty()) {
+        if (!public_keys[0]) {
+            throw configuration_error("JWT_PREVIOUS_PUBLIC_KEY_FILE is set but JWT_PUBLIC_KEY_FILE is not");
+        }
+        // Of the current key's kind: only one of RS256 and ES256 may be allowed (above).
+        public_keys[1] =
+            load_public_key(options.previous_public_key_pem, "JWT_PREVIOUS_PUBLIC_KEY_FILE", allowed);
     }
 
     sha256.reset(EVP_MD_fetch(nullptr, "SHA256", nullptr));
@@ -488,31 +481,84 @@ verifier::impl::impl(jwt_options o) : options(std::move(o)) {
     hmac = fetch_hmac();
 }
 
-EVP_MAC_CTX* verifier::impl::thread_hmac_context() const {
-    hmac_context_cache& cache = t_hmac_context;
-    if (cache.owner == id && cache.ctx && EVP_MAC_init(cache.ctx.get(), nullptr, 0, nullptr) == 1) {
-        return cache.ctx.get();
+pkey_ptr verifier::impl::load_public_key(
+    std::string_view pem, std::string_view setting, const std::string& allowed
+) const {
+    const std::string in_setting(setting);
+    pkey_ptr public_key = parse_public_key_pem(pem);
+    if (!public_key) {
+        throw configuration_error(
+            in_setting + " does not hold a PEM public key (BEGIN PUBLIC KEY) or certificate"
+        );
     }
-    cache.owner = 0;
-    cache.ctx = keyed_hmac_sha256(hmac.get(), options.secret);
-    if (cache.ctx) cache.owner = id;
-    return cache.ctx.get();
+    if (EVP_PKEY_is_a(public_key.get(), "RSA") == 1) {
+        if (!allow_rs256) {
+            throw configuration_error(
+                "the public key in " + in_setting + " is an RSA key, but JWT_ALGORITHMS (" + allowed +
+                ") does not include RS256"
+            );
+        }
+        if (const int bits = EVP_PKEY_get_bits(public_key.get()); bits < 2048) {
+            throw configuration_error(
+                "the RSA public key in " + in_setting + " has " + std::to_string(bits) +
+                " bits; RS256 needs at least 2048"
+            );
+        }
+    } else if (EVP_PKEY_is_a(public_key.get(), "EC") == 1) {
+        if (!allow_es256) {
+            throw configuration_error(
+                "the public key in " + in_setting + " is an EC key, but JWT_ALGORITHMS (" + allowed +
+                ") does not include ES256"
+            );
+        }
+        std::array<char, 64> group{};
+        std::size_t group_length = 0;
+        const error_queue_guard clear_errors;
+        if (EVP_PKEY_get_group_name(public_key.get(), group.data(), group.size(), &group_length) != 1 ||
+            std::string_view(group.data(), group_length) != "prime256v1") {
+            throw configuration_error(
+                "the EC public key in " + in_setting + " is not on curve P-256, which ES256 requires"
+            );
+        }
+    } else {
+        throw configuration_error(
+            "the public key in " + in_setting + " is neither RSA (RS256) nor EC P-256 (ES256)"
+        );
+    }
+    return public_key;
 }
 
-EVP_MD_CTX* verifier::impl::thread_verify_context() const {
-    verify_context_cache& cache = t_verify_context;
+EVP_MAC_CTX* verifier::impl::thread_hmac_context(std::size_t slot) const {
+    hmac_context_cache& cache = t_hmac_context;
     if (cache.owner != id) {
-        cache.owner = 0;
-        cache.prototype.reset(EVP_MD_CTX_new());
-        cache.work.reset(EVP_MD_CTX_new());
-        if (!cache.prototype || !cache.work ||
-            EVP_DigestVerifyInit(cache.prototype.get(), nullptr, sha256.get(), nullptr, public_key.get()) !=
-                1) {
-            return nullptr;
-        }
+        // Another verifier's keys (or none yet): key this thread's contexts afresh, lazily.
+        for (auto& ctx : cache.ctx) ctx.reset();
         cache.owner = id;
     }
-    if (EVP_MD_CTX_copy_ex(cache.work.get(), cache.prototype.get()) != 1) return nullptr;
+    mac_ctx_ptr& ctx = cache.ctx.at(slot);
+    if (ctx && EVP_MAC_init(ctx.get(), nullptr, 0, nullptr) == 1) return ctx.get();
+    ctx = keyed_hmac_sha256(hmac.get(), slot == 0 ? options.secret : options.previous_secret);
+    return ctx.get();
+}
+
+EVP_MD_CTX* verifier::impl::thread_verify_context(std::size_t slot) const {
+    verify_context_cache& cache = t_verify_context;
+    if (cache.owner != id) {
+        for (auto& prototype : cache.prototype) prototype.reset();
+        cache.owner = id;
+    }
+    auto& prototype = cache.prototype.at(slot);
+    if (!prototype) {
+        prototype.reset(EVP_MD_CTX_new());
+        if (!prototype || EVP_DigestVerifyInit(
+                              prototype.get(), nullptr, sha256.get(), nullptr, public_keys.at(slot).get()
+                          ) != 1) {
+            prototype.reset();
+            return nullptr;
+        }
+    }
+    if (!cache.work) cache.work.reset(EVP_MD_CTX_new());
+    if (!cache.work || EVP_MD_CTX_copy_ex(cache.work.get(), prototype.get()) != 1) return nullptr;
     return cache.work.get();
 }
 
@@ -522,13 +568,16 @@ bool verifier::impl::signature_is_valid(
     const error_queue_guard clear_errors;
     const auto* input = reinterpret_cast<const unsigned char*>(signing_input.data());
     if (alg == algorithm::hs256) {
-        // The HMAC key is only ever JWT_SECRET, never the PEM: an HS256 token "signed" with
-        // the RSA public key fails here however it was made.
+        // The HMAC key is only ever JWT_SECRET (then JWT_PREVIOUS_SECRET), never the PEM: an
+        // HS256 token "signed" with the RSA public key fails here however it was made.
         std::array<unsigned char, k_sha256_bytes> expected{};
         if (signature.size() != expected.size()) return false;
-        EVP_MAC_CTX* ctx = thread_hmac_context();
-        if (ctx == nullptr || !finish_hmac_sha256(ctx, signing_input, expected)) return false;
-        return CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0;
+        for (std::size_t slot = 0; slot < secret_count(); ++slot) {
+            EVP_MAC_CTX* ctx = thread_hmac_context(slot);
+            if (ctx == nullptr || !finish_hmac_sha256(ctx, signing_input, expected)) return false;
+            if (CRYPTO_memcmp(expected.data(), signature.data(), expected.size()) == 0) return true;
+        }
+        return false;
     }
     std::string der;
     if (alg == algorithm::es256) {
@@ -536,15 +585,20 @@ bool verifier::impl::signature_is_valid(
         if (der.empty()) return false;
         signature = der;
     }
-    EVP_MD_CTX* ctx = thread_verify_context();
-    if (ctx == nullptr) return false;
-    return EVP_DigestVerify(
-               ctx,
-               reinterpret_cast<const unsigned char*>(signature.data()),
-               signature.size(),
-               input,
-               signing_input.size()
-           ) == 1;
+    for (std::size_t slot = 0; slot < public_key_count(); ++slot) {
+        EVP_MD_CTX* ctx = thread_verify_context(slot);
+        if (ctx == nullptr) return false;
+        if (EVP_DigestVerify(
+                ctx,
+                reinterpret_cast<const unsigned char*>(signature.data()),
+                signature.size(),
+                input,
+                signing_input.size()
+            ) == 1) {
+            return true;
+        }
+    }
+    return false;
 }
 
 result verifier::impl::verify_uncached(std::string_view token, double now, validity_window& window) const {

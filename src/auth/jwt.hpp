@@ -44,6 +44,11 @@ struct jwt_options {
     std::string secret;          // HS256 shared secret (JWT_SECRET); empty: no HS256 key
     std::string public_key_pem;  // RS256/ES256 key: SubjectPublicKeyInfo or certificate PEM
                                  // text (the contents of JWT_PUBLIC_KEY_FILE); empty: none
+    // Key rotation: the key being retired, still accepted after the current one fails
+    // (JWT_PREVIOUS_SECRET; JWT_PREVIOUS_PUBLIC_KEY_FILE, of the same kind as the current key).
+    // Tokens are never signed with it here; empty: none.
+    std::string previous_secret;
+    std::string previous_public_key_pem;
     std::vector<algorithm> algorithms{algorithm::hs256};  // allow-list (JWT_ALGORITHMS)
     bool require_exp = true;                              // JWT_REQUIRE_EXP
     std::chrono::seconds leeway{30};                      // clock skew for exp/nbf/iat

@@ -704,6 +704,65 @@ TEST_F(jwt_test, refuses_configurations_where_keys_and_algorithms_do_not_fit) {
     expect_config_error(negative_leeway, "JWT_LEEWAY_SECONDS");
 }
 
+// ---- key rotation -----------------------------------------------------------------------
+
+TEST_F(jwt_test, accepts_tokens_of_the_previous_secret_during_a_rotation) {
+    jwt_options options = hs256_options();
+    options.secret = "another-secret";   // the new secret signed hs256_wrong_secret
+    options.previous_secret = k_secret;  // the old one signed hs256
+    options.cache_entries = 0;
+    const verifier v(options);
+    for (int round = 0; round < 2; ++round) {  // both contexts stay keyed on this thread
+        EXPECT_EQ(expect_principal(v, token("hs256_wrong_secret")).subject, "alice");
+        EXPECT_EQ(expect_principal(v, token("hs256")).subject, "alice");
+        expect_refusal(v, token("hs256_signed_with_rsa_public_pem"), "Token signature is invalid");
+    }
+    // Once the previous secret is dropped, its tokens are refused.
+    options.previous_secret.clear();
+    expect_refusal(verifier(options), token("hs256"), "Token signature is invalid");
+}
+
+TEST_F(jwt_test, accepts_tokens_of_the_previous_public_key_during_a_rotation) {
+    jwt_options options = public_key_options(algorithm::rs256, "rsa2.pub");
+    options.previous_public_key_pem = pem("rsa.pub");
+    options.cache_entries = 0;
+    const verifier v(options);
+    for (int round = 0; round < 2; ++round) {
+        EXPECT_EQ(expect_principal(v, token("rs256_other_key")).subject, "alice");  // new key
+        EXPECT_EQ(expect_principal(v, token("rs256")).subject, "alice");            // previous key
+    }
+    // A verifier without the previous key on the same thread: its contexts are its own.
+    const verifier current_only(public_key_options(algorithm::rs256, "rsa2.pub"));
+    expect_refusal(current_only, token("rs256"), "Token signature is invalid");
+    EXPECT_EQ(expect_principal(v, token("rs256")).subject, "alice");
+}
+
+TEST_F(jwt_test, refuses_previous_keys_that_do_not_fit) {
+    jwt_options previous_without_hs256 = public_key_options(algorithm::rs256, "rsa.pub");
+    previous_without_hs256.previous_secret = k_secret;
+    expect_config_error(previous_without_hs256, "JWT_PREVIOUS_SECRET is set but JWT_ALGORITHMS");
+
+    jwt_options pem_as_previous = hs256_options();
+    pem_as_previous.previous_secret = pem("rsa.pub");
+    expect_config_error(pem_as_previous, "JWT_PREVIOUS_SECRET looks like a PEM key");
+
+    jwt_options previous_key_alone = hs256_options();
+    previous_key_alone.previous_public_key_pem = pem("rsa.pub");
+    expect_config_error(previous_key_alone, "JWT_PUBLIC_KEY_FILE is not");
+
+    jwt_options other_kind = public_key_options(algorithm::rs256, "rsa.pub");
+    other_kind.previous_public_key_pem = pem("ec.pub");
+    expect_config_error(other_kind, "JWT_PREVIOUS_PUBLIC_KEY_FILE is an EC key");
+
+    jwt_options weak_previous = public_key_options(algorithm::rs256, "rsa.pub");
+    weak_previous.previous_public_key_pem = pem("rsa1024.pub");
+    expect_config_error(weak_previous, "JWT_PREVIOUS_PUBLIC_KEY_FILE has 1024 bits");
+
+    jwt_options previous_secret_alone;
+    previous_secret_alone.previous_secret = k_secret;
+    expect_config_error(previous_secret_alone, "JWT_SECRET is not set");
+}
+
 TEST(parse_algorithm_list, reads_names_and_refuses_none_and_unknowns) {
     EXPECT_EQ(parse_algorithm_list("HS256"), std::vector<algorithm>{algorithm::hs256});
     EXPECT_EQ(

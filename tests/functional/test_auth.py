@@ -239,6 +239,38 @@ def test_rs256_end_to_end_and_hs256_with_the_public_key_is_refused(service_facto
     assert r.returncode == 2 and "HS256" in r.stderr
 
 
+def test_hs256_rotation_accepts_the_previous_secret_until_it_is_dropped(service_factory):
+    # Step 1 of a rotation: pods get the new JWT_SECRET and keep the old one as
+    # JWT_PREVIOUS_SECRET; tokens of either verify, anything else does not.
+    new_secret, old_secret = "rotated-" + uuid.uuid4().hex, SECRET
+    s = service_factory(env={"JWT_SECRET": new_secret, "JWT_PREVIOUS_SECRET": old_secret})
+    assert get(s, USER_ROUTE, token=mint(secret=new_secret)).status_code == 200
+    assert get(s, USER_ROUTE, token=mint(secret=old_secret)).status_code == 200
+    assert_unauthorized(get(s, USER_ROUTE, token=mint(secret="neither-" + uuid.uuid4().hex)),
+                        "Token signature is invalid")
+    # Step 2, one token lifetime later: without the previous secret its tokens are refused.
+    s2 = service_factory(env={"JWT_SECRET": new_secret})
+    assert_unauthorized(get(s2, USER_ROUTE, token=mint(secret=old_secret)), "Token signature is invalid")
+    assert get(s2, USER_ROUTE, token=mint(secret=new_secret)).status_code == 200
+
+
+def test_rs256_rotation_accepts_the_previous_public_key(service_factory, tmp_path):
+    keys = {}
+    for name in ("old", "new"):
+        private_pem, public_pem = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                        "-out", str(private_pem)], check=True, capture_output=True, timeout=60)
+        subprocess.run(["openssl", "pkey", "-in", str(private_pem), "-pubout", "-out", str(public_pem)],
+                       check=True, capture_output=True, timeout=60)
+        keys[name] = (private_pem, public_pem)
+    s = service_factory(env={"JWT_SECRET": "", "JWT_ALGORITHMS": "RS256",
+                             "JWT_PUBLIC_KEY_FILE": str(keys["new"][1]),
+                             "JWT_PREVIOUS_PUBLIC_KEY_FILE": str(keys["old"][1])})
+    for name in ("new", "old"):
+        token = mint(secret=keys[name][0].read_bytes(), algorithm="RS256")
+        assert get(s, USER_ROUTE, token=token).status_code == 200, name
+
+
 # ---- start-up refusals: exit 2 with a clear message --------------------------------------
 
 
@@ -251,8 +283,12 @@ def test_rs256_end_to_end_and_hs256_with_the_public_key_is_refused(service_facto
         ({"JWT_SECRET": "", "JWT_ALGORITHMS": "ES256", "JWT_PUBLIC_KEY_FILE": "/nonexistent/key.pem"},
          "cannot read JWT_PUBLIC_KEY_FILE"),
         ({"JWT_LEEWAY_SECONDS": "-1"}, "--jwt-leeway-seconds"),
+        ({"JWT_PREVIOUS_PUBLIC_KEY_FILE": "/nonexistent/old.pem"}, "cannot read JWT_PREVIOUS_PUBLIC_KEY_FILE"),
+        ({"JWT_PREVIOUS_SECRET": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"},
+         "JWT_PREVIOUS_SECRET looks like a PEM key"),
     ],
-    ids=["none", "unknown-alg", "rs256-without-key", "missing-key-file", "negative-leeway"],
+    ids=["none", "unknown-alg", "rs256-without-key", "missing-key-file", "negative-leeway",
+         "missing-previous-key-file", "pem-as-previous-secret"],
 )
 def test_bad_auth_settings_stop_the_service_with_exit_2(service_factory, env, message):
     s = service_factory(env={"JWT_SECRET": SECRET, **env}, wait_ready=False)
