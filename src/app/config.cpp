@@ -69,6 +69,23 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
         "Open connections limit; more are closed at once"
     )
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    add_setting(
+        cli,
+        "--rate-limit-per-second",
+        "RATE_LIMIT_PER_SECOND",
+        http.rate_limit.per_second,
+        "Requests per second per client (token sub) on authenticated routes, per replica (0: off); over it: "
+        "429"
+    )
+        ->check(CLI::Range(0.0, 1'000'000.0));
+    add_setting(
+        cli,
+        "--rate-limit-burst",
+        "RATE_LIMIT_BURST",
+        http.rate_limit.burst,
+        "Requests a client may send at once before the rate applies (0: the rate, at least 1)"
+    )
+        ->check(CLI::Range(0.0, 1'000'000.0));
 
     const auto add_seconds = [&](const std::string& flag,
                                  const std::string& env,

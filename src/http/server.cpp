@@ -285,11 +285,14 @@ struct loop_state {
 
 struct server::shared_state : std::enable_shared_from_this<server::shared_state> {
     shared_state(const http::router& r, authenticator a, server_options o)
-        : routes(r), authenticate(std::move(a)), options(std::move(o)) {}
+        : routes(r), authenticate(std::move(a)), options(std::move(o)) {
+        if (options.rate_limit.per_second > 0) limiter = std::make_unique<rate_limiter>(options.rate_limit);
+    }
 
     const http::router& routes;
     const authenticator authenticate;
     const server_options options;
+    std::unique_ptr<rate_limiter> limiter;           // null: no limit
     std::uint16_t bound_port = 0;                    // written by start() before the loops run
     std::vector<std::unique_ptr<loop_state>> loops;  // [i] touched only on loop i
     std::atomic<bool> shutdown_requested{false};     // first shutdown() call wins
@@ -533,6 +536,13 @@ asio::awaitable<bool> session::serve_one() {
         auto& principal = std::get<auth::principal>(verdict);
         if (matched.access == access::admin && !principal.is_admin) {
             co_return co_await reject(x, problem_error(403, "Admin role required").get());
+        }
+        if (state_->limiter) {
+            if (const auto wait = state_->limiter->acquire(principal.subject, rate_limiter::clock::now())) {
+                problem p = problem_error(429, state_->limiter->refusal_detail()).get();
+                p.headers.push_back({"Retry-After", std::to_string(wait->count())});
+                co_return co_await reject(x, p);
+            }
         }
         context.principal = std::move(principal);
     }

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "auth/principal.hpp"
+#include "http/rate_limit.hpp"
 #include "http/router.hpp"
 #include "runtime/event_loops.hpp"
 
@@ -39,6 +40,7 @@ struct server_options {
     std::chrono::milliseconds write_timeout{30'000};        // writing one response
     std::size_t max_connections = 10'000;                   // over it new connections are closed at once
     std::chrono::milliseconds shutdown_grace{10'000};       // how long requests in flight may finish
+    rate_limit_options rate_limit;                          // per client (`sub`); off by default
 };
 
 // Verifies the Authorization header (absent: nullopt) of a `user` or `admin` route. Called on

@@ -271,6 +271,32 @@ def test_rs256_rotation_accepts_the_previous_public_key(service_factory, tmp_pat
         assert get(s, USER_ROUTE, token=token).status_code == 200, name
 
 
+def test_rate_limit_answers_429_per_client_with_retry_after(service_factory):
+    s = service_factory(env={"JWT_SECRET": SECRET, "RATE_LIMIT_PER_SECOND": "0.5", "RATE_LIMIT_BURST": "3"})
+    alice, bob = mint(sub="alice"), mint(sub="bob")
+    assert [get(s, USER_ROUTE, token=alice).status_code for _ in range(3)] == [200, 200, 200]
+    refused = get(s, USER_ROUTE, token=alice)
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "Rate limit exceeded: 0.5 requests per second per client",
+                              "type": "rate_limited"}
+    # One token every 2 s, so the next one is at most 2 s away (slow as the test may run).
+    assert refused.headers["Retry-After"] in ("1", "2")
+    assert refused.headers["X-Request-ID"]
+    # Another client has its own bucket; probes and unauthenticated requests are not limited.
+    assert get(s, USER_ROUTE, token=bob).status_code == 200
+    assert all(get(s, "/health").status_code == 200 for _ in range(10))
+    assert get(s, USER_ROUTE).status_code == 401
+    time.sleep(int(refused.headers["Retry-After"]) + 0.1)
+    assert get(s, USER_ROUTE, token=alice).status_code == 200
+    metrics = get(s, "/metrics").text
+    assert 'http_requests_total{method="GET",route="/orders",status="429"} 1' in metrics
+
+
+def test_no_rate_limit_by_default(service):
+    token = mint(sub="carol")
+    assert all(get(service, USER_ROUTE, token=token).status_code == 200 for _ in range(30))
+
+
 # ---- start-up refusals: exit 2 with a clear message --------------------------------------
 
 
@@ -283,12 +309,13 @@ def test_rs256_rotation_accepts_the_previous_public_key(service_factory, tmp_pat
         ({"JWT_SECRET": "", "JWT_ALGORITHMS": "ES256", "JWT_PUBLIC_KEY_FILE": "/nonexistent/key.pem"},
          "cannot read JWT_PUBLIC_KEY_FILE"),
         ({"JWT_LEEWAY_SECONDS": "-1"}, "--jwt-leeway-seconds"),
+        ({"RATE_LIMIT_PER_SECOND": "-5"}, "--rate-limit-per-second"),
         ({"JWT_PREVIOUS_PUBLIC_KEY_FILE": "/nonexistent/old.pem"}, "cannot read JWT_PREVIOUS_PUBLIC_KEY_FILE"),
         ({"JWT_PREVIOUS_SECRET": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"},
          "JWT_PREVIOUS_SECRET looks like a PEM key"),
     ],
     ids=["none", "unknown-alg", "rs256-without-key", "missing-key-file", "negative-leeway",
-         "missing-previous-key-file", "pem-as-previous-secret"],
+         "negative-rate-limit", "missing-previous-key-file", "pem-as-previous-secret"],
 )
 def test_bad_auth_settings_stop_the_service_with_exit_2(service_factory, env, message):
     s = service_factory(env={"JWT_SECRET": SECRET, **env}, wait_ready=False)
