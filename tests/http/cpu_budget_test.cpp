@@ -35,28 +35,32 @@ TEST(cpu_budget, quota_rounds_up_and_never_exceeds_affinity) {
     EXPECT_EQ(cpu_budget(0, std::nullopt), 1U);
 }
 
-// A Kubernetes pod on cgroup v2 with a private cgroup namespace: the mount's root and the
-// process's path are both "/".
+// cgroup v2: a Kubernetes pod with a private cgroup namespace (the mount's root and the
+// process's path are both "/"), and a systemd service (its own cgroup below the mount; the
+// mount line also carries an optional field).
 TEST(cpu_budget, finds_the_cgroup_v2_directory) {
-    const auto dirs = cpu_cgroup_dirs(
-        "22 28 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
-        "1095 1094 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw\n",
-        "0::/\n"
-    );
-    ASSERT_EQ(dirs.size(), 1U);
-    EXPECT_EQ(dirs[0].path, "/sys/fs/cgroup");
-    EXPECT_TRUE(dirs[0].v2);
-}
-
-// A systemd host on cgroup v2: the service's own cgroup below the mount.
-TEST(cpu_budget, follows_the_process_path_below_the_mount) {
-    const auto dirs = cpu_cgroup_dirs(
-        "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
-        "rw,nsdelegate\n",
-        "0::/system.slice/orders.service\n"
-    );
-    ASSERT_EQ(dirs.size(), 1U);
-    EXPECT_EQ(dirs[0].path, "/sys/fs/cgroup/system.slice/orders.service");
+    struct case_ {
+        const char* mountinfo;
+        const char* proc_cgroup;
+        const char* expected;
+    };
+    for (const auto& c : {
+             case_{
+                 "22 28 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+                 "1095 1094 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup rw\n",
+                 "0::/\n",
+                 "/sys/fs/cgroup"},
+             case_{
+                 "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+                 "rw,nsdelegate\n",
+                 "0::/system.slice/orders.service\n",
+                 "/sys/fs/cgroup/system.slice/orders.service"},
+         }) {
+        const auto dirs = cpu_cgroup_dirs(c.mountinfo, c.proc_cgroup);
+        ASSERT_EQ(dirs.size(), 1U) << c.expected;
+        EXPECT_EQ(dirs[0].path, c.expected);
+        EXPECT_TRUE(dirs[0].v2);
+    }
 }
 
 // Docker on cgroup v1 without a cgroup namespace: the mount's root is the container's own
