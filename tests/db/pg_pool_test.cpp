@@ -2,6 +2,7 @@
 // timeout (never a hang), hand-off to waiters, the connection limit per slice, write
 // admission (max_writers), recovery after pg_terminate_backend, per-loop slices, close(),
 // metrics counts and hooks.
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -380,6 +381,40 @@ TEST_F(PgPool, CloseRefusesNewCheckoutsAndDropsIdleConnections) {
         } catch (const db::error& e) {
             EXPECT_EQ(e.code(), errc::shutting_down);
         }
+    });
+}
+
+// A writer queued for a write slot when the pool closes is told shutting_down at once (not
+// after the checkout timeout), and the slot its holder returns afterwards is not lost.
+TEST_F(PgPool, CloseWakesQueuedWritersWithShuttingDown) {
+    pool_options options;
+    options.max_writers = 1;
+    options.checkout_timeout = seconds(10);
+    auto p = make_pool(loops_, options);
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto holder = std::make_unique<lease>(co_await p->acquire_for_writes());
+        std::optional<errc> queued_error;
+        bool finished = false;
+        const auto started = steady_clock::now();
+        asio::co_spawn(
+            executor,
+            [&]() -> asio::awaitable<void> {
+                try {
+                    auto l = co_await p->acquire_for_writes();
+                    ADD_FAILURE() << "a queued writer was admitted after close";
+                } catch (const db::error& e) {
+                    queued_error = e.code();
+                }
+            },
+            [&](std::exception_ptr) { finished = true; }
+        );
+        co_await sleep_for(milliseconds(50));
+        p->close();
+        while (!finished) co_await sleep_for(milliseconds(5));
+        EXPECT_EQ(queued_error, errc::shutting_down);
+        EXPECT_LT(steady_clock::now() - started, seconds(2));
+        holder.reset();  // returns its slot to a closed pool: no waiter left, nothing breaks
     });
 }
 
