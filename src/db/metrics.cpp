@@ -31,7 +31,20 @@ void register_metrics(obs::registry& registry, database& db) {
             busy.set(static_cast<double>(pool.busy_connections()));
         };
         publish();
-        pool.set_observer({observe_wait, observe_query, publish});
+        // PostgreSQL only: SQLite has its one writer thread and no write admission.
+        auto& writers = registry.add_gauge(
+            "db_write_transactions",
+            "Write transactions holding a DB_WRITE_CONCURRENCY slot (active) or queued for one (waiting).",
+            {"state"}
+        );
+        obs::gauge& active = writers.with({"active"});
+        obs::gauge& waiting = writers.with({"waiting"});
+        const auto publish_writers = [&pool, &active, &waiting] {
+            active.set(static_cast<double>(pool.active_writers()));
+            waiting.set(static_cast<double>(pool.waiting_writers()));
+        };
+        publish_writers();
+        pool.set_observer({observe_wait, observe_query, publish, publish_writers});
     } else {
         sqlite::database& lite = db.sqlite();
         const auto publish = [&lite, &idle, &busy] {

@@ -194,12 +194,16 @@ TEST_F(PgPool, WritersBeyondTheLimitWaitForASlotWhileReadersDoNot) {
         co_await sleep_for(milliseconds(150));
         EXPECT_TRUE(admitted.empty()) << "a writer beyond max_writers was admitted";
         EXPECT_EQ(p->busy_connections(), 2U);  // the waiting writers hold no connection
+        EXPECT_EQ(p->active_writers(), 2U);
+        EXPECT_EQ(p->waiting_writers(), 2U);
         first.reset();
         co_await sleep_for(milliseconds(20));
         EXPECT_EQ(admitted, std::vector<int>{3});
         second.reset();
         while (finished < 2) co_await sleep_for(milliseconds(5));
         EXPECT_EQ(admitted, (std::vector<int>{3, 4}));
+        EXPECT_EQ(p->active_writers(), 0U);
+        EXPECT_EQ(p->waiting_writers(), 0U);
     });
 }
 
@@ -224,6 +228,8 @@ TEST_F(PgPool, AWriterWaitingPastTheTimeoutGetsPoolTimeoutAndTheSlotsSurvive) {
             const auto waited = steady_clock::now() - started;
             EXPECT_GE(waited, milliseconds(290));
             EXPECT_LT(waited, milliseconds(1500));
+            EXPECT_EQ(p->waiting_writers(), 0U);  // the timed-out wait left the queue
+            EXPECT_EQ(p->active_writers(), 1U);
         }
         // The holder's slot came back and the timed-out wait took none: two writers in turn.
         for (int i = 0; i < 2; ++i) {
@@ -472,19 +478,23 @@ TEST_F(PgPool, ObserverSeesCheckoutsAndRoundTrips) {
     int waits = 0;
     int queries = 0;
     int changes = 0;
+    int writer_changes = 0;
     p->set_observer(
         {[&](double s) { waits += s >= 0 ? 1 : 0; },
          [&](double s) { queries += s > 0 ? 1 : 0; },
-         [&] { ++changes; }}
+         [&] { ++changes; },
+         [&] { ++writer_changes; }}
     );
     run_on(loops_, [&]() -> asio::awaitable<void> {
         auto l = co_await p->acquire();
         co_await l.execute("SELECT 1");
         co_await l.transaction(stmt("SELECT 1"));
+        auto w = co_await p->acquire_for_writes();
     });
-    EXPECT_EQ(waits, 1);
+    EXPECT_EQ(waits, 2);
     EXPECT_EQ(queries, 2);
-    EXPECT_GE(changes, 2);  // connecting, then returned idle
+    EXPECT_GE(changes, 2);         // connecting, then returned idle
+    EXPECT_EQ(writer_changes, 2);  // the write slot taken, then freed
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 """Orders over real HTTP on SQLite and PostgreSQL: create, read, list, replace items, and the
 contract's rules for owners, admins, versions and stock."""
 
+import subprocess
+
 import pytest
 
 from orders_env import *  # noqa: F401,F403 — fixtures and helpers
@@ -260,6 +262,21 @@ def test_domain_metrics_count_creations_and_transitions(admin, alice):
     alice.post(f"/orders/{order['id']}/pay")
     assert value(created) == before_created + 1
     assert value(paid) == before_paid + 1
+
+
+def test_write_admission_gauges_on_postgresql(orders_server, admin, alice):
+    # db_write_transactions{state} exists where writes are admitted (PostgreSQL) and settles
+    # back to zero active and waiting once the writes are done; SQLite has no such series.
+    p = admin.make_product()
+    alice.make_order([{"product_id": p["id"], "quantity": 1}])
+    text = alice.get("/metrics", token=False).text
+    if orders_server.backend == "sqlite":
+        assert "db_write_transactions" not in text
+        return
+    assert 'db_write_transactions{state="active"} 0' in text
+    assert 'db_write_transactions{state="waiting"} 0' in text
+    check = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_hostile_text_in_paths_and_queries_is_never_a_500(admin, alice):

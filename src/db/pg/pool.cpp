@@ -64,6 +64,8 @@ public:
 
     std::atomic<std::size_t> idle_count{0};
     std::atomic<std::size_t> busy_count{0};
+    std::atomic<std::size_t> active_writer_count{0};
+    std::atomic<std::size_t> waiting_writer_count{0};
 
 private:
     struct idle_connection {
@@ -89,6 +91,12 @@ private:
         if (settings_->observer && settings_->observer->connections_changed) {
             settings_->observer->connections_changed();
         }
+    }
+    void publish_writers() {
+        active_writer_count.store(writers_, std::memory_order_relaxed);
+        waiting_writer_count.store(writer_waiters_.size(), std::memory_order_relaxed);
+        if (settings_->observer && settings_->observer->writers_changed)
+            settings_->observer->writers_changed();
     }
     void drop(std::unique_ptr<connection> conn) noexcept;
     bool expired(const connection& conn) const {
@@ -212,6 +220,7 @@ void slice::close_on_loop() {
     for (writer_waiter* w : writer_waiters_) w->timer.cancel();
     writer_waiters_.clear();
     publish_counts();
+    publish_writers();
 }
 
 asio::awaitable<std::unique_ptr<connection>> slice::open_connection() {
@@ -318,16 +327,21 @@ asio::awaitable<void> slice::admit_writer(clock::time_point deadline) {
     if (closed_.load(std::memory_order_relaxed)) throw db::error(errc::shutting_down, "the pool is closed");
     if (writers_ < writer_limit_ && writer_waiters_.empty()) {
         ++writers_;
+        publish_writers();
         co_return;
     }
     writer_waiter w{asio::steady_timer(executor_), false};
     w.timer.expires_at(deadline);
     writer_waiters_.push_back(&w);
+    publish_writers();
     co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
     // Admitted even if the timer fired meanwhile: the slot is ours, counted by the releaser.
     if (w.admitted) co_return;
-    if (auto it = std::find(writer_waiters_.begin(), writer_waiters_.end(), &w); it != writer_waiters_.end())
+    if (auto it = std::find(writer_waiters_.begin(), writer_waiters_.end(), &w);
+        it != writer_waiters_.end()) {
         writer_waiters_.erase(it);
+        publish_writers();
+    }
     if (closed_.load(std::memory_order_relaxed)) throw db::error(errc::shutting_down, "the pool is closed");
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
         throw db::error(errc::pool_timeout, "the checkout was cancelled");
@@ -337,12 +351,13 @@ asio::awaitable<void> slice::admit_writer(clock::time_point deadline) {
 void slice::release_write_slot() noexcept {
     if (writer_waiters_.empty()) {
         --writers_;
-        return;
+    } else {
+        writer_waiter* w = writer_waiters_.front();
+        writer_waiters_.pop_front();
+        w->admitted = true;
+        w->timer.cancel();
     }
-    writer_waiter* w = writer_waiters_.front();
-    writer_waiters_.pop_front();
-    w->admitted = true;
-    w->timer.cancel();
+    publish_writers();
 }
 
 asio::awaitable<lease> slice::acquire_for_writes() {
@@ -482,6 +497,18 @@ std::size_t pool::idle_connections() const {
 std::size_t pool::busy_connections() const {
     std::size_t n = 0;
     for (const auto& s : slices_) n += s->busy_count.load(std::memory_order_relaxed);
+    return n;
+}
+
+std::size_t pool::active_writers() const {
+    std::size_t n = 0;
+    for (const auto& s : slices_) n += s->active_writer_count.load(std::memory_order_relaxed);
+    return n;
+}
+
+std::size_t pool::waiting_writers() const {
+    std::size_t n = 0;
+    for (const auto& s : slices_) n += s->waiting_writer_count.load(std::memory_order_relaxed);
     return n;
 }
 

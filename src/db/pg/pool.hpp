@@ -78,6 +78,8 @@ struct pool_observer {
     std::function<void(double seconds)> query;          // db_query_duration_seconds (per round trip)
     // The idle/busy counts changed (read them with idle_connections()/busy_connections()).
     std::function<void()> connections_changed;  // db_pool_connections{state}
+    // The write-slot counts changed (active_writers()/waiting_writers()).
+    std::function<void()> writers_changed;  // db_write_transactions{state}
 };
 
 class connection;
@@ -193,6 +195,10 @@ public:
     // Current totals over all slices, for db_pool_connections{state}. Thread-safe.
     std::size_t idle_connections() const;
     std::size_t busy_connections() const;
+    // Write slots taken (acquire_for_writes() leases out or being connected) and writers
+    // queued for one, over all slices, for db_write_transactions{state}. Thread-safe.
+    std::size_t active_writers() const;
+    std::size_t waiting_writers() const;
 
     // Set before the first acquire().
     void set_observer(pool_observer observer);
