@@ -488,28 +488,31 @@ void pool::close() {
     for (auto& s : slices_) s->request_close();
 }
 
-std::size_t pool::idle_connections() const {
+namespace {
+// One of the slices' published counters, summed over every slice.
+std::size_t sum_over(
+    const std::vector<std::unique_ptr<slice>>& slices, std::atomic<std::size_t> slice::*counter
+) {
     std::size_t n = 0;
-    for (const auto& s : slices_) n += s->idle_count.load(std::memory_order_relaxed);
+    for (const auto& s : slices) n += ((*s).*counter).load(std::memory_order_relaxed);
     return n;
+}
+}  // namespace
+
+std::size_t pool::idle_connections() const {
+    return sum_over(slices_, &slice::idle_count);
 }
 
 std::size_t pool::busy_connections() const {
-    std::size_t n = 0;
-    for (const auto& s : slices_) n += s->busy_count.load(std::memory_order_relaxed);
-    return n;
+    return sum_over(slices_, &slice::busy_count);
 }
 
 std::size_t pool::active_writers() const {
-    std::size_t n = 0;
-    for (const auto& s : slices_) n += s->active_writer_count.load(std::memory_order_relaxed);
-    return n;
+    return sum_over(slices_, &slice::active_writer_count);
 }
 
 std::size_t pool::waiting_writers() const {
-    std::size_t n = 0;
-    for (const auto& s : slices_) n += s->waiting_writer_count.load(std::memory_order_relaxed);
-    return n;
+    return sum_over(slices_, &slice::waiting_writer_count);
 }
 
 void pool::set_observer(pool_observer observer) {
