@@ -40,6 +40,24 @@ CLI::Option* add_setting(
     return cli.add_option(flag, value, help)->envname(env)->capture_default_str();
 }
 
+// Adds a duration setting in (fractional) seconds, from 1 ms to `max_seconds`; its value is
+// converted into `target` once parsing succeeded (see `durations` in parse_command_line).
+void add_seconds_setting(
+    CLI::App& cli,
+    std::deque<seconds_setting>& durations,
+    const std::string& flag,
+    const std::string& env,
+    std::chrono::milliseconds& target,
+    const std::string& help,
+    double max_seconds = 86'400.0
+) {
+    durations.push_back({std::chrono::duration<double>(target).count(), &target, flag + " (" + env + ")"});
+    cli.add_option(flag, durations.back().seconds, help)
+        ->envname(env)
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, max_seconds));
+}
+
 void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seconds_setting>& durations) {
     add_setting(cli, "--host", "HOST", http.host, "Address to listen on (IPv4 or IPv6 literal)")
         ->check([](const std::string& value) -> std::string {
@@ -91,12 +109,7 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
                                  const std::string& env,
                                  std::chrono::milliseconds& target,
                                  const std::string& help) {
-        durations.push_back({std::chrono::duration<double>(target).count(), &target, flag + " (" + env + ")"}
-        );
-        cli.add_option(flag, durations.back().seconds, help)
-            ->envname(env)
-            ->capture_default_str()
-            ->check(CLI::Range(0.001, 86'400.0));
+        add_seconds_setting(cli, durations, flag, env, target, help);
     };
     add_seconds(
         "--header-timeout-seconds",
@@ -255,32 +268,23 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
         ->envname("DB_POOL_RECYCLE")
         ->default_str(std::to_string(recycle))
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{86'400} * 365));
-    durations.push_back(
-        {std::chrono::duration<double>(db.pool_timeout).count(),
-         &db.pool_timeout,
-         "--db-pool-timeout (DB_POOL_TIMEOUT)"}
+    add_seconds_setting(
+        cli,
+        durations,
+        "--db-pool-timeout",
+        "DB_POOL_TIMEOUT",
+        db.pool_timeout,
+        "Seconds a request may wait for a database connection; then 503",
+        3600.0
     );
-    cli.add_option(
-           "--db-pool-timeout",
-           durations.back().seconds,
-           "Seconds a request may wait for a database connection; then 503"
-    )
-        ->envname("DB_POOL_TIMEOUT")
-        ->capture_default_str()
-        ->check(CLI::Range(0.001, 3600.0));
-    durations.push_back(
-        {std::chrono::duration<double>(db.overflow_idle_timeout).count(),
-         &db.overflow_idle_timeout,
-         "--db-overflow-idle-timeout (DB_OVERFLOW_IDLE_TIMEOUT)"}
+    add_seconds_setting(
+        cli,
+        durations,
+        "--db-overflow-idle-timeout",
+        "DB_OVERFLOW_IDLE_TIMEOUT",
+        db.overflow_idle_timeout,
+        "Seconds a connection beyond DB_POOL_SIZE may stay idle before it is closed"
     );
-    cli.add_option(
-           "--db-overflow-idle-timeout",
-           durations.back().seconds,
-           "Seconds a connection beyond DB_POOL_SIZE may stay idle before it is closed"
-    )
-        ->envname("DB_OVERFLOW_IDLE_TIMEOUT")
-        ->capture_default_str()
-        ->check(CLI::Range(0.001, 86'400.0));
     cli.add_option_function<std::int64_t>(
            "--db-statement-timeout-ms",
            [&db](std::int64_t ms) { db.statement_timeout = std::chrono::milliseconds(ms); },

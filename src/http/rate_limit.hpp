@@ -41,7 +41,6 @@ public:
     // token is available, rounded up to whole seconds (at least 1) for Retry-After.
     std::optional<std::chrono::seconds> acquire(std::string_view client, clock::time_point now);
 
-    double per_second() const { return per_second_; }
     double burst() const { return burst_; }
     // The 429 body's detail: "Rate limit exceeded: 100 requests per second per client".
     const std::string& refusal_detail() const { return refusal_detail_; }

@@ -588,12 +588,10 @@ awaitable<o::page<o::product>> pg_order_store::list_products(o::product_query qu
         const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
         pg::params args{query.after_id.value_or(std::string()), fetch};
         auto rows = co_await execute(lease, k_list_products, std::move(args));
-        o::page<o::product> page;
-        for (int i = 0; i < rows.rows() && page.data.size() < query.limit; ++i) {
-            page.data.push_back(product_from(rows[i]));
-        }
-        page.has_more = static_cast<std::size_t>(rows.rows()) > query.limit;
-        co_return page;
+        std::vector<o::product> products;
+        products.reserve(static_cast<std::size_t>(rows.rows()));
+        for (int i = 0; i < rows.rows(); ++i) products.push_back(product_from(rows[i]));
+        co_return page_of(std::move(products), query.limit);
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }

@@ -459,15 +459,9 @@ awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_quer
             // One row more than asked tells whether another page follows.
             s.bind(1, query.after_id.value_or(std::string()))
                 .bind(2, static_cast<std::int64_t>(query.limit) + 1);
-            o::page<o::product> page;
-            while (s.step()) {
-                if (page.data.size() == query.limit) {
-                    page.has_more = true;
-                    break;
-                }
-                page.data.push_back(product_from(s));
-            }
-            return page;
+            std::vector<o::product> products;
+            while (s.step()) products.push_back(product_from(s));
+            return page_of(std::move(products), query.limit);
         };
         co_return co_await db_.read(std::move(work));
     } catch (const db::error& e) {
