@@ -1,6 +1,7 @@
 // The only translation unit of the service that includes Beast's HTTP machinery.
 #include "http/server.hpp"
 
+#include <atomic>
 #include <charconv>
 #include <ctime>
 #include <system_error>
@@ -30,6 +31,7 @@
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace svc::http {
 
@@ -281,6 +283,8 @@ struct loop_state {
     asio::io_context& context;
     std::optional<acceptor_type> acceptor;  // reset by ~server, while the io_context exists
     std::unordered_set<session*> sessions;
+    // Connections this loop serves or is being handed (any thread reads it; see accept_loop).
+    std::atomic<std::size_t> connection_count{0};
 };
 
 struct server::shared_state : std::enable_shared_from_this<server::shared_state> {
@@ -308,6 +312,15 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
     std::vector<asio::executor_work_guard<executor>> keep_running;  // released on loop 0
 
     // Runs on_stopped on loop 0, once. Callable from any loop.
+    // A connection counted at accept is gone (its session ended, or it was never started).
+    void connection_ended(loop_state& loop) {
+        loop.connection_count.fetch_sub(1, std::memory_order_relaxed);
+        const auto left = open_connections.fetch_sub(1, std::memory_order_acq_rel) - 1;
+        if (left == 0 && draining.load(std::memory_order_acquire)) {
+            report_stopped();
+        }
+    }
+
     void report_stopped() {
         if (stopped_reported.exchange(true, std::memory_order_acq_rel)) {
             return;
@@ -349,10 +362,7 @@ public:
     ~session() {
         loop_.sessions.erase(this);
         metrics().connections.dec();
-        const auto left = state_->open_connections.fetch_sub(1, std::memory_order_acq_rel) - 1;
-        if (left == 0 && state_->draining.load(std::memory_order_acquire)) {
-            state_->report_stopped();
-        }
+        state_->connection_ended(loop_);
     }
 
     session(const session&) = delete;
@@ -654,6 +664,54 @@ asio::awaitable<void> run_session(std::shared_ptr<shared_state> state, loop_stat
     }
 }
 
+// The loop serving the fewest connections, `here` when it is among them. SO_REUSEPORT spreads
+// connections over the loops by a hash of their addresses, so a few long-lived ones (a load
+// balancer's, a benchmark's) land unevenly: wrk's 64 landed 35/29 on two loops, and the fuller
+// loop's requests queued longer for its share of the pool and write slots. Counting
+// connections, like Envoy's exact_balance, evens that out for clients that load each
+// connection alike; the counts are read unsynchronised — an approximate balance is enough.
+loop_state& least_loaded_loop(shared_state& state, loop_state& here) {
+    loop_state* best = &here;
+    std::size_t fewest = here.connection_count.load(std::memory_order_relaxed);
+    for (auto& candidate : state.loops) {
+        const std::size_t count = candidate->connection_count.load(std::memory_order_relaxed);
+        if (count < fewest) {
+            best = candidate.get();
+            fewest = count;
+        }
+    }
+    return *best;
+}
+
+// Moves an accepted connection to another loop: its descriptor leaves this loop's reactor and
+// joins the target's, where its session runs. A connection arriving once shutdown began is
+// closed, as the acceptor would have done.
+void hand_over(std::shared_ptr<shared_state> state, loop_state& target, socket_type socket) {
+    boost::system::error_code ec;
+    const tcp protocol = socket.local_endpoint(ec).protocol();
+    const auto fd = ec ? -1 : socket.release(ec);
+    if (ec) {
+        spdlog::warn("handing a connection to another loop failed: {}", ec.message());
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        state->connection_ended(target);
+        return;
+    }
+    asio::post(target.context, [state = std::move(state), &target, protocol, fd] {
+        socket_type moved(target.context.get_executor());
+        boost::system::error_code assign_error;
+        moved.assign(protocol, fd, assign_error);
+        if (assign_error || state->draining.load(std::memory_order_acquire)) {
+            if (assign_error) ::close(fd);
+            boost::system::error_code ignored;
+            moved.close(ignored);
+            state->connection_ended(target);
+            return;
+        }
+        asio::co_spawn(target.context, run_session(state, target, std::move(moved)), asio::detached);
+    });
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_state& loop) {
     auto& m = metrics();
     asio::steady_timer backoff(loop.context);
@@ -682,7 +740,13 @@ asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_stat
         }
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        asio::co_spawn(loop.context, run_session(state, loop, std::move(socket)), asio::detached);
+        loop_state& target = least_loaded_loop(*state, loop);
+        target.connection_count.fetch_add(1, std::memory_order_relaxed);
+        if (&target == &loop) {
+            asio::co_spawn(loop.context, run_session(state, loop, std::move(socket)), asio::detached);
+        } else {
+            hand_over(state, target, std::move(socket));
+        }
     }
 }
 
@@ -727,6 +791,15 @@ bool server::draining() const {
 
 std::size_t server::open_connections() const {
     return state_->open_connections.load(std::memory_order_relaxed);
+}
+
+std::vector<std::size_t> server::connections_per_loop() const {
+    std::vector<std::size_t> counts;
+    counts.reserve(state_->loops.size());
+    for (const auto& loop : state_->loops) {
+        counts.push_back(loop->connection_count.load(std::memory_order_relaxed));
+    }
+    return counts;
 }
 
 void server::start() {

@@ -88,6 +88,10 @@ public:
     // Open connections across all loops. Thread-safe.
     std::size_t open_connections() const;
 
+    // Connections each loop serves (or is being handed), by loop index. Thread-safe. New
+    // connections go to the loop with the fewest (see least_loaded_loop in server.cpp).
+    std::vector<std::size_t> connections_per_loop() const;
+
     // Everything the connections share. Each connection coroutine holds a reference, so the
     // state outlives the server object when coroutines are destroyed with the event loops.
     struct shared_state;

@@ -314,6 +314,37 @@ TEST_F(server_test, stalled_headers_are_dropped_at_the_deadline) {
     EXPECT_TRUE(stalled.closed_by_peer(2000ms));
 }
 
+// SO_REUSEPORT alone hashes connections to the loops unevenly; each new connection goes to the
+// loop with the fewest, so connections opened one after another stay within one of each
+// other (random placement leaves that band within a few connections), and the ones moved to
+// another loop are served there like any other.
+TEST_F(server_test, new_connections_go_to_the_loop_with_the_fewest) {
+    start();
+    std::vector<std::unique_ptr<client>> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(std::make_unique<client>(port()));
+        clients.back()->send("GET /public HTTP/1.1\r\nHost: t\r\n\r\n");
+        const auto r = clients.back()->read();
+        ASSERT_TRUE(r) << "connection " << i;
+        EXPECT_EQ(r->result_int(), 200);
+        const auto counts = server_->connections_per_loop();
+        ASSERT_EQ(counts.size(), 2U);
+        EXPECT_EQ(counts[0] + counts[1], clients.size());
+        EXPECT_LE(std::max(counts[0], counts[1]) - std::min(counts[0], counts[1]), 1U)
+            << "after connection " << i << ": " << counts[0] << " / " << counts[1];
+    }
+    // Every connection, moved or not, keeps serving requests.
+    for (auto& c : clients) {
+        c->send("GET /items/x?q=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+        const auto r = c->read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body(), "x|q=1");
+    }
+    clients.clear();
+    for (int i = 0; i < 100 && server_->open_connections() != 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(server_->connections_per_loop(), (std::vector<std::size_t>{0, 0}));
+}
+
 TEST_F(server_test, shutdown_finishes_requests_in_flight_and_closes_idle_connections) {
     start();
     client idle(port());
