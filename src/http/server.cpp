@@ -311,7 +311,6 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
     // with no connection left must still run the shutdown steps posted to it later.
     std::vector<asio::executor_work_guard<executor>> keep_running;  // released on loop 0
 
-    // Runs on_stopped on loop 0, once. Callable from any loop.
     // A connection counted at accept is gone (its session ended, or it was never started).
     void connection_ended(loop_state& loop) {
         loop.connection_count.fetch_sub(1, std::memory_order_relaxed);
@@ -321,6 +320,7 @@ struct server::shared_state : std::enable_shared_from_this<server::shared_state>
         }
     }
 
+    // Runs on_stopped on loop 0, once. Callable from any loop.
     void report_stopped() {
         if (stopped_reported.exchange(true, std::memory_order_acq_rel)) {
             return;
@@ -684,12 +684,21 @@ loop_state& least_loaded_loop(shared_state& state, loop_state& here) {
 }
 
 // Moves an accepted connection to another loop: its descriptor leaves this loop's reactor and
-// joins the target's, where its session runs. A connection arriving once shutdown began is
-// closed, as the acceptor would have done.
+// joins the target's (registering with another io_context's reactor is thread-safe; Asio's
+// io_context-pool server example accepts onto other contexts the same way), and its session
+// starts there. A connection arriving there once shutdown began is closed, as the acceptor
+// would have done.
 void hand_over(std::shared_ptr<shared_state> state, loop_state& target, socket_type socket) {
+    socket_type moved(target.context.get_executor());
     boost::system::error_code ec;
     const tcp protocol = socket.local_endpoint(ec).protocol();
-    const auto fd = ec ? -1 : socket.release(ec);
+    if (!ec) {
+        const auto fd = socket.release(ec);
+        if (!ec) {
+            moved.assign(protocol, fd, ec);
+            if (ec) ::close(fd);
+        }
+    }
     if (ec) {
         spdlog::warn("handing a connection to another loop failed: {}", ec.message());
         boost::system::error_code ignored;
@@ -697,18 +706,14 @@ void hand_over(std::shared_ptr<shared_state> state, loop_state& target, socket_t
         state->connection_ended(target);
         return;
     }
-    asio::post(target.context, [state = std::move(state), &target, protocol, fd] {
-        socket_type moved(target.context.get_executor());
-        boost::system::error_code assign_error;
-        moved.assign(protocol, fd, assign_error);
-        if (assign_error || state->draining.load(std::memory_order_acquire)) {
-            if (assign_error) ::close(fd);
+    asio::post(target.context, [state = std::move(state), &target, socket = std::move(moved)]() mutable {
+        if (state->draining.load(std::memory_order_acquire)) {
             boost::system::error_code ignored;
-            moved.close(ignored);
+            socket.close(ignored);
             state->connection_ended(target);
             return;
         }
-        asio::co_spawn(target.context, run_session(state, target, std::move(moved)), asio::detached);
+        asio::co_spawn(target.context, run_session(state, target, std::move(socket)), asio::detached);
     });
 }
 
