@@ -27,8 +27,8 @@ void register_metrics(obs::registry& registry, database& db) {
     if (db.backend() == backend::postgresql) {
         pg::pool& pool = db.postgres();
         const auto publish = [&pool, &idle, &busy] {
-            idle.set(static_cast<double>(pool.idle_connections()));
-            busy.set(static_cast<double>(pool.busy_connections()));
+            obs::set_settled(idle, [&pool] { return static_cast<double>(pool.idle_connections()); });
+            obs::set_settled(busy, [&pool] { return static_cast<double>(pool.busy_connections()); });
         };
         publish();
         // PostgreSQL only: SQLite has its one writer thread and no write admission.
@@ -40,16 +40,16 @@ void register_metrics(obs::registry& registry, database& db) {
         obs::gauge& active = writers.with({"active"});
         obs::gauge& waiting = writers.with({"waiting"});
         const auto publish_writers = [&pool, &active, &waiting] {
-            active.set(static_cast<double>(pool.active_writers()));
-            waiting.set(static_cast<double>(pool.waiting_writers()));
+            obs::set_settled(active, [&pool] { return static_cast<double>(pool.active_writers()); });
+            obs::set_settled(waiting, [&pool] { return static_cast<double>(pool.waiting_writers()); });
         };
         publish_writers();
         pool.set_observer({observe_wait, observe_query, publish, publish_writers});
     } else {
         sqlite::database& lite = db.sqlite();
         const auto publish = [&lite, &idle, &busy] {
-            idle.set(static_cast<double>(lite.idle_connections()));
-            busy.set(static_cast<double>(lite.busy_connections()));
+            obs::set_settled(idle, [&lite] { return static_cast<double>(lite.idle_connections()); });
+            obs::set_settled(busy, [&lite] { return static_cast<double>(lite.busy_connections()); });
         };
         publish();
         lite.set_observer({observe_wait, observe_query, publish});

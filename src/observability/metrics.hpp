@@ -55,6 +55,21 @@ private:
     std::atomic<double> value_{0.0};
 };
 
+// Sets `g` to read(), and again until the value set is the one read back. For a gauge that
+// several threads publish as a sum of per-thread counts (the database pool's slices): a
+// publisher that read the sum before another thread's change could otherwise set it after
+// that thread set the newer sum, and the gauge would stay wrong until the next change —
+// for good on an idle service. Whoever publishes last re-reads the final counts.
+template <class Read>
+void set_settled(gauge& g, Read read) {
+    for (double value = read();;) {
+        g.set(value);
+        const double again = read();
+        if (again == value) return;
+        value = again;
+    }
+}
+
 // Counts observations into fixed buckets (upper bounds, ascending; +Inf is implicit) and
 // keeps their sum. Thread-safe, lock-free: one relaxed increment per observation plus one
 // relaxed add to the sum.

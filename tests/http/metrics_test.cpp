@@ -46,6 +46,25 @@ TEST(metrics, gauge_goes_up_and_down) {
     EXPECT_NE(text.find("pool_connections{state=\"busy\"} 1.5\n"), std::string::npos) << text;
 }
 
+// The interleaving set_settled exists for: this publisher reads the sum (3), another loop then
+// changes its count and publishes the new sum (4), and only then does this one set its value.
+// A plain set(read()) would leave the stale 3 for good.
+TEST(metrics, set_settled_does_not_leave_a_sum_read_before_another_publisher_set_a_newer_one) {
+    gauge g;
+    double sum = 3;
+    int reads = 0;
+    set_settled(g, [&] {
+        const double value = sum;
+        if (reads++ == 0) {
+            sum = 4;   // the other loop's change…
+            g.set(4);  // …and its publish, both before our set
+        }
+        return value;
+    });
+    EXPECT_EQ(g.value(), 4);
+    EXPECT_EQ(reads, 3);  // read 3, set 3, read 4, set 4, read 4: settled
+}
+
 TEST(metrics, histogram_buckets_are_cumulative_and_inclusive) {
     registry reg;
     auto& h = reg.add_histogram("latency_seconds", "Latency.", {"route"}, {0.1, 1});
