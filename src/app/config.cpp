@@ -105,37 +105,41 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
     )
         ->check(CLI::Range(0.0, 1'000'000.0));
 
-    const auto add_seconds = [&](const std::string& flag,
-                                 const std::string& env,
-                                 std::chrono::milliseconds& target,
-                                 const std::string& help) {
-        add_seconds_setting(cli, durations, flag, env, target, help);
-    };
-    add_seconds(
+    add_seconds_setting(
+        cli,
+        durations,
         "--header-timeout-seconds",
         "HEADER_TIMEOUT_SECONDS",
         http.header_timeout,
         "Time a client has to send a request's headers (from its first byte); then dropped"
     );
-    add_seconds(
+    add_seconds_setting(
+        cli,
+        durations,
         "--body-timeout-seconds",
         "BODY_TIMEOUT_SECONDS",
         http.body_timeout,
         "Time a client has to send a request body; then dropped"
     );
-    add_seconds(
+    add_seconds_setting(
+        cli,
+        durations,
         "--idle-timeout-seconds",
         "IDLE_TIMEOUT_SECONDS",
         http.idle_timeout,
         "Keep-alive connections idle longer are closed"
     );
-    add_seconds(
+    add_seconds_setting(
+        cli,
+        durations,
         "--write-timeout-seconds",
         "WRITE_TIMEOUT_SECONDS",
         http.write_timeout,
         "Time to write one response to a slow reader; then dropped"
     );
-    add_seconds(
+    add_seconds_setting(
+        cli,
+        durations,
         "--shutdown-grace-seconds",
         "SHUTDOWN_GRACE_SECONDS",
         http.shutdown_grace,

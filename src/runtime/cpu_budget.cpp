@@ -123,11 +123,10 @@ std::vector<cgroup_dir> cpu_cgroup_dirs(std::string_view mountinfo, std::string_
 }
 
 std::size_t cpu_budget(std::size_t affinity, std::optional<double> quota) {
-    std::size_t budget = std::max<std::size_t>(affinity, 1);
-    if (quota && *quota > 0) {
-        budget = std::min(budget, static_cast<std::size_t>(std::ceil(*quota)));
-    }
-    return std::max<std::size_t>(budget, 1);
+    const std::size_t cpus = std::max<std::size_t>(affinity, 1);
+    // ceil of a positive quota is at least 1, so the minimum stays at least 1.
+    if (!quota || *quota <= 0) return cpus;
+    return std::min(cpus, static_cast<std::size_t>(std::ceil(*quota)));
 }
 
 std::size_t available_cpus() {

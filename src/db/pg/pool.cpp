@@ -466,17 +466,20 @@ pool::pool(runtime::event_loops& loops, std::string conninfo, std::string redact
 
 pool::~pool() = default;
 
-asio::awaitable<lease> pool::acquire() {
+slice& pool::current_slice(std::string_view caller) const {
     const std::size_t index = runtime::event_loops::current_index();
-    if (index >= slices_.size()) throw std::logic_error("pg::pool::acquire called off an event loop");
-    co_return co_await slices_[index]->acquire(clock::now());
+    if (index >= slices_.size()) {
+        throw std::logic_error("pg::pool::" + std::string(caller) + " called off an event loop");
+    }
+    return *slices_[index];
+}
+
+asio::awaitable<lease> pool::acquire() {
+    co_return co_await current_slice("acquire").acquire(clock::now());
 }
 
 asio::awaitable<lease> pool::acquire_for_writes() {
-    const std::size_t index = runtime::event_loops::current_index();
-    if (index >= slices_.size())
-        throw std::logic_error("pg::pool::acquire_for_writes called off an event loop");
-    co_return co_await slices_[index]->acquire_for_writes();
+    co_return co_await current_slice("acquire_for_writes").acquire_for_writes();
 }
 
 asio::awaitable<void> pool::ping() {

@@ -206,6 +206,9 @@ public:
     const pool_options& options() const { return options_; }
 
 private:
+    // The calling loop's slice; std::logic_error (naming `caller`) off an event loop.
+    slice& current_slice(std::string_view caller) const;
+
     pool_options options_;
     std::vector<std::unique_ptr<slice>> slices_;
     std::shared_ptr<pool_observer> observer_;  // shared with every connection; written only before use
