@@ -406,9 +406,12 @@ private:
     // Answers before the body is read (400, 401, 403, 404, 405, 413), then drains the unread
     // body so the client sees the answer. Returns whether the connection can be reused.
     asio::awaitable<bool> reject(exchange& x, const problem& p);
-    // Writes `res` with the standard headers, records metrics and the access log line.
-    // Returns whether the connection may serve another request.
+    // Writes `res` with the standard headers (`Connection: close` unless `keep_alive`),
+    // records metrics and the access log line. Returns whether all of it was written.
     asio::awaitable<bool> write_response(exchange& x, response res, bool keep_alive);
+    // Before closing a connection whose request was not read to its end: reads and discards
+    // what the client still sends, bounded, so that closing with unread input does not reset
+    // the connection and destroy the answer before the client has read it.
     asio::awaitable<void> linger();
     bool draining() const { return state_->draining.load(std::memory_order_acquire); }
 
@@ -477,7 +480,7 @@ asio::awaitable<bool> session::serve_one() {
         }
         phase_ = phase::in_flight;
         x.request_id = generate_request_id();
-        co_await write_response(
+        const bool written = co_await write_response(
             x,
             make_problem_response(problem_error(
                                       too_large ? 431U : 400U,
@@ -487,6 +490,7 @@ asio::awaitable<bool> session::serve_one() {
                                       .get()),
             false
         );
+        if (written) co_await linger();
         co_return false;
     }
     phase_ = phase::in_flight;
@@ -569,11 +573,12 @@ asio::awaitable<bool> session::serve_one() {
         stream_.expires_after(options.body_timeout);
         auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, k_as_tuple);
         if (ec == bhttp::error::body_limit) {
-            co_await write_response(
+            const bool written = co_await write_response(
                 x,
                 make_problem_response(problem_error(413, "Request body is larger than the limit").get()),
                 false
             );
+            if (written) co_await linger();
             co_return false;
         }
         if (ec) {
@@ -602,7 +607,9 @@ asio::awaitable<bool> session::serve_one() {
         );
         res = make_problem_response(problem{500, "internal_error", {}, {}, {}});
     }
-    co_return co_await write_response(x, std::move(res), x.keep_alive && !draining());
+    const bool keep_alive = x.keep_alive && !draining();
+    const bool written = co_await write_response(x, std::move(res), keep_alive);
+    co_return written&& keep_alive;
 }
 
 asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
@@ -635,7 +642,7 @@ asio::awaitable<bool> session::write_response(exchange& x, response res, bool ke
         .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed),
         .peer = peer_,
     });
-    co_return !ec && keep_alive;
+    co_return !ec;
 }
 
 asio::awaitable<void> session::linger() {

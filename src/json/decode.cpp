@@ -1,5 +1,7 @@
 #include "json/decode.hpp"
 
+#include <cmath>
+
 #include <boost/json/parser.hpp>
 
 namespace svc::json {
@@ -151,11 +153,16 @@ std::optional<std::int64_t> read_integer(reader& r, const boost::json::value& v,
         // Only values past INT64_MAX are stored as uint64 by the parser.
         r.fail("Input should be a valid 64-bit integer", "int_overflow");
         return std::nullopt;
-    } else if (v.is_double()) {
-        r.fail(
-            "Input should be a valid integer, got a number with a fractional part or exponent",
-            "int_from_float"
-        );
+    } else if (const double* d = v.if_double()) {
+        // The parser also stores integers past UINT64_MAX (or below INT64_MIN) as doubles.
+        if (std::trunc(*d) == *d && std::abs(*d) >= 0x1p63) {
+            r.fail("Input should be a valid 64-bit integer", "int_overflow");
+        } else {
+            r.fail(
+                "Input should be a valid integer, got a number with a fractional part or exponent",
+                "int_from_float"
+            );
+        }
         return std::nullopt;
     } else {
         r.fail("Input should be a valid integer", "int_type");

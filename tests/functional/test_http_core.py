@@ -201,6 +201,70 @@ def test_body_limit_is_configurable(service_factory):
         assert harness.read_response(s).status == 413
 
 
+def assert_drained_after_the_answer(sock: socket.socket, rest: bytes) -> None:
+    """Sends what the client still had to send after the server answered, half-closes, and
+    expects the server's orderly close. A server that closes with unread input resets the
+    connection instead: the send fails, or the read does — and a client that writes its whole
+    request before reading (most do) would have lost the answer to that reset. `rest` is
+    larger than the socket buffers, so the reset reaches the sender while it sends."""
+    assert len(rest) >= 2 * 1024 * 1024
+    sock.sendall(rest)
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(5)
+    while chunk := sock.recv(65536):
+        assert not chunk, f"unexpected bytes after the answer: {chunk[:80]!r}"
+
+
+def test_declared_oversize_body_is_drained_after_the_413(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 2097152\r\n\r\n")
+        assert harness.read_response(s).status == 413
+        assert_drained_after_the_answer(s, b"x" * 2097152)
+
+
+def test_body_refused_by_auth_is_drained_after_the_401(service_factory):
+    svc = service_factory(env={"MAX_BODY_BYTES": "4194304"})
+    with harness.connect(svc.port) as s:
+        s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Authorization: Bearer not.a.token\r\nContent-Length: 2097152\r\n\r\n")
+        r = harness.read_response(s)
+        assert r.status == 401
+        assert r.headers["connection"].lower() == "close"
+        assert_drained_after_the_answer(s, b"x" * 2097152)
+
+
+def test_chunked_body_over_the_limit_is_drained_after_the_413(service_factory):
+    svc = service_factory(env={"MAX_BODY_BYTES": "10"})
+    with harness.connect(svc.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"10\r\n0123456789abcdef\r\n")
+        assert harness.read_response(s).status == 413
+        assert_drained_after_the_answer(s, b"200000\r\n" + b"x" * 0x200000 + b"\r\n0\r\n\r\n")
+
+
+def test_oversize_headers_are_drained_after_the_431(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (17 * 1024))
+        assert harness.read_response(s).status == 431
+        assert_drained_after_the_answer(s, b"a" * 2097152 + b"\r\n\r\n")
+
+
+def test_draining_is_bounded(service):
+    """A client that keeps sending after a refusal is cut off after 4 MiB (or 2 s)."""
+    with harness.connect(service.port) as s:
+        s.sendall(b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+        assert harness.read_response(s).status == 413
+        s.settimeout(5)
+        sent = 0
+        started = time.monotonic()
+        with pytest.raises((ConnectionResetError, BrokenPipeError)):
+            while sent < 100 * 1024 * 1024:
+                sent += s.send(b"x" * 65536)
+        assert sent < 32 * 1024 * 1024
+        assert time.monotonic() - started < 4
+
+
 # ---- slow and idle clients ----
 
 def test_slowloris_sockets_delay_nobody_and_are_dropped(service_factory):

@@ -89,3 +89,14 @@ def test_cancel_returns_stock_once(admin, alice):
     assert admin.product(product["id"])["stock"] == 5
     assert_problem(alice.post(f"/orders/{order['id']}/cancel"), 400, "business_error")
     assert admin.product(product["id"])["stock"] == 5
+
+
+def test_cancel_returns_every_unit_even_past_the_input_bound(admin, alice):
+    """10^9 bounds the stock a client sets; units coming back are never clamped or refused
+    (docs/API.md), so sold + left = stocked holds at the bound too."""
+    product = admin.make_product(stock=1_000_000_000)
+    order = alice.make_order([{"product_id": product["id"], "quantity": 10}])
+    restocked = admin.patch(f"/products/{product['id']}", json={"stock": 1_000_000_000})
+    assert restocked.status_code == 200, restocked.text
+    assert alice.post(f"/orders/{order['id']}/cancel").status_code == 200
+    assert admin.product(product["id"])["stock"] == 1_000_000_010

@@ -125,6 +125,17 @@ TEST(CreateOrderBody, IntegersAreStrictNoCoercion) {
         ),
         list{"body/items/0/quantity:int_overflow"}
     );
+    // Past UINT64_MAX and below INT64_MIN the parser holds the number as a double: still an
+    // integer that does not fit, not a fraction.
+    for (const std::string quantity : {"18446744073709551616", "-9223372036854775809", "1e19"}) {
+        const auto text = std::string(R"({"items": [{"product_id": "p1", "quantity": )") + quantity + "}]}";
+        EXPECT_EQ(body_issues<order_create_body>(text), list{"body/items/0/quantity:int_overflow"})
+            << quantity;
+    }
+    EXPECT_EQ(
+        body_issues<order_create_body>(R"({"items": [{"product_id": "p1", "quantity": 1e3}]})"),
+        list{"body/items/0/quantity:int_from_float"}
+    );
 }
 
 TEST(CreateOrderBody, ItemsCountAndUniquenessRules) {
