@@ -609,14 +609,14 @@ asio::awaitable<bool> session::serve_one() {
     }
     const bool keep_alive = x.keep_alive && !draining();
     const bool written = co_await write_response(x, std::move(res), keep_alive);
-    co_return written&& keep_alive;
+    co_return (written && keep_alive);
 }
 
 asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
     const bool reuse = x.keep_alive && !x.body_pending;
     const bool written = co_await write_response(x, make_problem_response(p), reuse);
     if (written && x.body_pending) co_await linger();
-    co_return written&& reuse;
+    co_return (written && reuse);
 }
 
 asio::awaitable<bool> session::write_response(exchange& x, response res, bool keep_alive) {
