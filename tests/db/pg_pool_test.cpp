@@ -390,6 +390,24 @@ TEST_F(PgPool, CloseRefusesNewCheckoutsAndDropsIdleConnections) {
     });
 }
 
+// At shutdown a request cut off mid-query keeps its coroutine suspended, with its lease, until
+// the event loops are destroyed — after the pool. Releasing such a lease must only close its
+// connection: it used to return it to the freed slice (a crash at exit under ASan, and exit
+// code 139 in production).
+TEST_F(PgPool, ALeaseThatOutlivesItsPoolOnlyClosesItsConnection) {
+    pool_options options;
+    options.max_writers = 1;
+    auto p = make_pool(loops_, options);
+    std::optional<lease> survivor;
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        survivor.emplace(co_await p->acquire_for_writes());
+        co_await survivor->execute("SELECT 1");
+    });
+    p->close();
+    p.reset();
+    survivor.reset();
+}
+
 // A writer queued for a write slot when the pool closes is told shutting_down at once (not
 // after the checkout timeout), and the slot its holder returns afterwards is not lost.
 TEST_F(PgPool, CloseWakesQueuedWritersWithShuttingDown) {

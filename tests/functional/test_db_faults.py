@@ -320,3 +320,43 @@ def test_exhausted_pool_answers_503_after_the_pool_timeout(cluster, service_fact
     assert "Retry-After" in r.headers
     assert 0.5 <= waited < 3.0, waited
     wait_until_ready(svc, 10)
+
+
+def test_shutdown_cutting_off_a_request_waiting_on_the_database_exits_0(cluster, service_factory):
+    """The grace period ends while a request waits on the database: the process still exits 0.
+    (The cut-off request's coroutine, and the pool lease it holds, are destroyed only with the
+    event loops, after the pool — that used to crash the exit with SIGSEGV.)"""
+    svc = service_factory(env=pg_env(cluster, SHUTDOWN_GRACE_SECONDS=1, DB_POOL_TIMEOUT=10))
+    wait_until_ready(svc, 10)
+    locker = subprocess.Popen(
+        [
+            "psql", cluster.url, "-X", "-q", "-c",
+            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    outcome: list[object] = []
+
+    def blocked_ready():
+        try:
+            outcome.append(requests.get(svc.url("/ready"), timeout=10).status_code)
+        except requests.RequestException as e:
+            outcome.append(type(e).__name__)
+
+    try:
+        time.sleep(0.5)
+        waiter = threading.Thread(target=blocked_ready, daemon=True)
+        waiter.start()
+        time.sleep(0.5)
+        signalled = time.monotonic()
+        svc.signal()
+        code = svc.wait(timeout=10)
+        took = time.monotonic() - signalled
+        waiter.join(timeout=10)
+    finally:
+        locker.wait(timeout=30)
+    assert code == 0, f"exit code {code}:\n{svc.stderr()[-3000:]}"
+    assert took < 4, took
+    assert "cutting off 1 connection" in svc.stdout() + svc.stderr()
+    assert outcome and outcome[0] != 200, outcome

@@ -46,6 +46,7 @@ public:
           writer_limit_(writers),
           trim_timer_(executor_) {}
     ~slice() { *alive_ = false; }
+    std::shared_ptr<const bool> alive_flag() const { return alive_; }
     slice(const slice&) = delete;
     slice& operator=(const slice&) = delete;
 
@@ -381,10 +382,12 @@ asio::awaitable<lease> slice::acquire_for_writes() {
 
 // ---- lease ----
 
-lease::lease(slice* owner, std::unique_ptr<connection> conn) : owner_(owner), connection_(std::move(conn)) {}
+lease::lease(slice* owner, std::unique_ptr<connection> conn)
+    : owner_(owner), owner_alive_(owner->alive_flag()), connection_(std::move(conn)) {}
 
 lease::lease(lease&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)),
+      owner_alive_(std::move(other.owner_alive_)),
       connection_(std::move(other.connection_)),
       holds_write_slot_(std::exchange(other.holds_write_slot_, false)) {}
 
@@ -392,6 +395,7 @@ lease& lease::operator=(lease&& other) noexcept {
     if (this != &other) {
         release();
         owner_ = std::exchange(other.owner_, nullptr);
+        owner_alive_ = std::move(other.owner_alive_);
         connection_ = std::move(other.connection_);
         holds_write_slot_ = std::exchange(other.holds_write_slot_, false);
     }
@@ -404,10 +408,15 @@ lease::~lease() {
 
 void lease::release() noexcept {
     if (owner_ == nullptr) return;
-    // The connection first: the writer admitted next may then find it idle.
-    if (connection_) owner_->give_back(std::move(connection_));
-    if (holds_write_slot_) owner_->release_write_slot();
+    if (!*owner_alive_) {
+        connection_.reset();
+    } else {
+        // The connection first: the writer admitted next may then find it idle.
+        if (connection_) owner_->give_back(std::move(connection_));
+        if (holds_write_slot_) owner_->release_write_slot();
+    }
     owner_ = nullptr;
+    owner_alive_.reset();
     holds_write_slot_ = false;
 }
 

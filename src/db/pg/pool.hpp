@@ -158,6 +158,10 @@ private:
     }
 
     slice* owner_ = nullptr;
+    // False once owner_ is destroyed. A lease can outlive its pool: a coroutine cut off at
+    // shutdown stays suspended with its lease until the event loops are destroyed, after
+    // the pool. Such a lease only closes its connection.
+    std::shared_ptr<const bool> owner_alive_;
     std::unique_ptr<connection> connection_;
     bool holds_write_slot_ = false;  // from acquire_for_writes(): the slot is freed on release
 };
