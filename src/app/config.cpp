@@ -295,7 +295,7 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
            "Server-side statement timeout in ms (0: none)"
     )
         ->envname("DB_STATEMENT_TIMEOUT_MS")
-        ->default_str("0")
+        ->default_str(std::to_string(db.statement_timeout.count()))
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{86'400'000}));
     add_setting(
         cli,

@@ -27,9 +27,12 @@ struct options {
     // DB_WRITE_CONCURRENCY / --db-write-concurrency: write transactions (orders, products) in
     // flight at once, process total; the rest queue within DB_POOL_TIMEOUT. 0 = no limit.
     std::size_t write_concurrency = 8;
-    std::chrono::milliseconds statement_timeout{0};  // DB_STATEMENT_TIMEOUT_MS; 0 = none
-    bool prepared_statements = true;                 // DB_PREPARED_STATEMENTS=false for PgBouncer
-    bool generic_plans = true;                       // DB_GENERIC_PLANS / --db-generic-plans
+    // DB_STATEMENT_TIMEOUT_MS: the server's statement_timeout on every pool connection, so
+    // that a live server always ends a stuck statement (rolled back) before the client-side
+    // round-trip bound gives up on it (outcome unknown). 0 = none.
+    std::chrono::milliseconds statement_timeout{5000};
+    bool prepared_statements = true;  // DB_PREPARED_STATEMENTS=false for PgBouncer
+    bool generic_plans = true;        // DB_GENERIC_PLANS / --db-generic-plans
 
     // SQLite: reader connections (each on its own worker thread); there is always one writer.
     std::size_t sqlite_readers = 2;                       // DB_SQLITE_READERS / --db-sqlite-readers

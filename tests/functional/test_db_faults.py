@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 
@@ -23,6 +24,7 @@ import harness
 REPO = Path(__file__).resolve().parents[2]
 TESTDB = REPO / "scripts" / "testdb"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+SECRET = "functional-test-secret-0123456789abcdef"
 
 
 def run_binary(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 30):
@@ -154,7 +156,7 @@ def cluster():
 
 
 def pg_env(cluster: Cluster, **extra) -> dict:
-    env = {"DATABASE_URL": cluster.url, "JWT_SECRET": "functional-test-secret-0123456789abcdef"}
+    env = {"DATABASE_URL": cluster.url, "JWT_SECRET": SECRET}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -360,3 +362,96 @@ def test_shutdown_cutting_off_a_request_waiting_on_the_database_exits_0(cluster,
     assert took < 4, took
     assert "cutting off 1 connection" in svc.stdout() + svc.stderr()
     assert outcome and outcome[0] != 200, outcome
+
+
+# ---- a write the service gives up on must not commit afterwards ----
+
+
+def bearer(sub: str, admin: bool = False) -> dict:
+    now = int(time.time())
+    claims = {"sub": sub, "iat": now, "exp": now + 600, **({"roles": ["admin"]} if admin else {})}
+    return {"Authorization": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS256")}
+
+
+def lock_product(cluster: Cluster, product_id: str, seconds: float) -> subprocess.Popen:
+    """Another session holds the product's row lock (what a create takes) for `seconds`."""
+    return subprocess.Popen(
+        [
+            "psql", cluster.url, "-X", "-q", "-c",
+            f"BEGIN; SELECT 1 FROM products WHERE id = '{product_id}' FOR UPDATE; "
+            f"SELECT pg_sleep({seconds}); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def make_product(svc, product_id: str, stock: int) -> None:
+    r = requests.post(svc.url("/products"), headers=bearer("faults-admin", admin=True), timeout=10,
+                      json={"id": product_id, "name": "locked", "price_cents": 100, "stock": stock})
+    assert r.status_code == 201, r.text
+
+
+def orders_of(cluster: Cluster, user: str) -> int:
+    return int(cluster.sql(f"SELECT count(*) FROM orders WHERE user_id = '{user}'"))
+
+
+def test_a_create_stuck_on_a_lock_is_503_and_rolled_back_by_the_default_statement_timeout(
+    cluster, service_factory
+):
+    """By default (DB_STATEMENT_TIMEOUT_MS=5000) the server ends the stuck statement itself, so
+    the 503 is true: nothing commits once the lock is free. (Without a server-side timeout the
+    client-side bound fired at 30 s instead, answered 503, and the queued COMMIT then ran.)"""
+    svc = service_factory(env=pg_env(cluster))
+    wait_until_ready(svc, 10)
+    product = "locked-default"
+    make_product(svc, product, stock=10)
+    locker = lock_product(cluster, product, 7)
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        r = requests.post(svc.url("/orders"), headers=bearer("stuck-buyer"), timeout=30,
+                          json={"items": [{"product_id": product, "quantity": 3}]})
+        waited = time.monotonic() - started
+    finally:
+        locker.wait(timeout=30)
+    assert r.status_code == 503, r.text
+    assert r.json()["type"] == "unavailable"
+    assert "Retry-After" in r.headers
+    assert 4.5 <= waited < 6.5, waited
+    assert orders_of(cluster, "stuck-buyer") == 0
+    assert cluster.sql(f"SELECT stock FROM products WHERE id = '{product}'") == "10"
+
+
+def test_a_create_cut_off_at_shutdown_does_not_commit_when_the_lock_frees(cluster, service_factory):
+    """The grace period ends while a create waits on a row lock; the process exits and its
+    connection closes, but the create's COMMIT is already queued on the server. The backend
+    notices the closed connection (client_connection_check_interval, 1 s) and rolls back
+    before the lock frees, instead of committing an order nobody was told about."""
+    svc = service_factory(env=pg_env(cluster, SHUTDOWN_GRACE_SECONDS=1, DB_STATEMENT_TIMEOUT_MS=0))
+    wait_until_ready(svc, 10)
+    product = "locked-shutdown"
+    make_product(svc, product, stock=10)
+    locker = lock_product(cluster, product, 5)
+    outcome: list[object] = []
+
+    def create():
+        try:
+            outcome.append(requests.post(svc.url("/orders"), headers=bearer("cut-off-buyer"), timeout=30,
+                                         json={"items": [{"product_id": product, "quantity": 3}]}).status_code)
+        except requests.RequestException as e:
+            outcome.append(type(e).__name__)
+
+    try:
+        time.sleep(0.5)
+        buyer = threading.Thread(target=create, daemon=True)
+        buyer.start()
+        time.sleep(0.5)
+        svc.signal()
+        assert svc.wait(timeout=10) == 0
+        buyer.join(timeout=10)
+    finally:
+        locker.wait(timeout=30)
+    assert outcome and outcome[0] != 201, outcome
+    assert orders_of(cluster, "cut-off-buyer") == 0
+    assert cluster.sql(f"SELECT stock FROM products WHERE id = '{product}'") == "10"

@@ -101,12 +101,17 @@ void connection::assign_socket() {
     if (ec) fail_connection("cannot watch the socket for " + settings_->redacted_url + ": " + ec.message());
 }
 
-void connection::begin_io() {
+void connection::begin_io(std::size_t statements) {
     const auto& options = settings_->options;
     auto timeout = options.io_timeout;
-    // The server's own statement timeout must fire first, so its clean error wins over ours.
+    // The server's statement timeout must always fire first: it rolls the work back and says
+    // so. When ours fires instead, the transaction may still commit after the client was told
+    // 503 (the pipeline's COMMIT is already on the server). Each statement of the round trip
+    // has the full statement timeout, hence the product.
     if (options.statement_timeout.count() > 0) {
-        timeout = std::max(timeout, options.statement_timeout + std::chrono::seconds(1));
+        const auto server_bound =
+            options.statement_timeout * static_cast<std::int64_t>(std::max<std::size_t>(statements, 1));
+        timeout = std::max<std::chrono::milliseconds>(timeout, server_bound + std::chrono::seconds(1));
     }
     deadline_ = clock::now() + timeout;
     io_active_ = true;
@@ -184,6 +189,20 @@ asio::awaitable<std::unique_ptr<connection>> connection::connect(
         const query q{set_timeout, {}};
         co_await self->run_unchecked(std::span(&q, 1), false);
     }
+    // PostgreSQL 14+: a backend whose client has gone (a connection dropped because its round
+    // trip outlived the client-side bound, or the process exiting mid-request) notices within
+    // a second while its statement still runs — e.g. waits on a lock — and rolls back instead
+    // of committing once the lock is free. A compatible engine without the setting goes on
+    // without it.
+    if (PQserverVersion(self->conn_) >= 140000) {
+        const query q{"SET client_connection_check_interval = 1000", {}};
+        try {
+            co_await self->run_unchecked(std::span(&q, 1), false);
+        } catch (const db::error& e) {
+            if (self->broken_) throw;
+            spdlog::debug("database: client_connection_check_interval not set: {}", e.what());
+        }
+    }
     co_return self;
 }
 
@@ -249,7 +268,7 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
     std::vector<const char*> values;
     const bool use_prepared = allow_prepared && settings_->options.prepared_statements;
 
-    begin_io();
+    begin_io(queries.size());
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const query& q = queries[i];
         values.clear();

@@ -80,7 +80,8 @@ private:
     boost::asio::awaitable<std::vector<result>> run_unchecked(
         std::span<const query> queries, bool allow_prepared
     );
-    void begin_io();
+    // Starts the round-trip bound for `statements` statements.
+    void begin_io(std::size_t statements);
     void end_io() { io_active_ = false; }
     void arm_watchdog();
     [[noreturn]] void fail_connection(const std::string& what);

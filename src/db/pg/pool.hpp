@@ -57,8 +57,9 @@ struct pool_options {
     std::chrono::milliseconds checkout_timeout{5000};  // wait for a free connection → pool_timeout
     std::chrono::milliseconds connect_timeout{5000};   // one connection attempt
     std::chrono::milliseconds statement_timeout{0};    // server-side statement_timeout; 0 = none
-    // Client-side bound on one round trip when statement_timeout is 0 (a dead peer that keeps
-    // the TCP connection open must not hang a request forever); statement_timeout + 1 s otherwise.
+    // Client-side bound on one round trip (a dead peer that keeps the TCP connection open must
+    // not hang a request forever). A round trip of n statements waits at least
+    // n × statement_timeout + 1 s: the server must always end a slow statement first.
     std::chrono::milliseconds io_timeout{30000};
     bool prepared_statements = true;  // false: unnamed statements only (PgBouncer transaction mode)
     // The server has plan_cache_mode (PostgreSQL 12+): stores may force generic plans for
