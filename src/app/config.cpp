@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
@@ -390,6 +391,14 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
         ->default_str(std::to_string(cfg.idempotency_purge_interval.count()))
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{86'400}));
     // Other modules: add_<module>_options(cli, cfg.<module>) here.
+
+    // The settings belong to the top-level app (so that they may come before or after the
+    // subcommand); `orders-service serve --help` would otherwise list none of them.
+    const std::function<std::string()> settings_help = [&cli] {
+        return "Settings (a flag before or after the subcommand, or its environment variable):\n" +
+               CLI::Formatter().make_groups(&cli, CLI::AppFormatMode::Normal);
+    };
+    for (auto* sub : {serve, healthcheck, token, migrate}) sub->footer(settings_help);
 
     try {
         cli.parse(argc, argv);

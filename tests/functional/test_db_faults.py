@@ -83,6 +83,19 @@ def test_no_migrate_refuses_a_fresh_database_then_migrate_command_fixes_it(tmp_p
     assert versions == [(1,)]
 
 
+def test_unreachable_postgres_at_start_exits_1_at_once_without_the_password(tmp_path):
+    # Nothing listens on the port: the service does not wait for the database (the
+    # orchestrator's restart is the retry; docs/DEPLOYMENT.md, "Exit codes").
+    env = {"DATABASE_URL": f"postgresql://orders:hunter2@127.0.0.1:{harness.free_port()}/orders",
+           "JWT_SECRET": SECRET, "PORT": str(harness.free_port())}
+    started = time.monotonic()
+    result = run_binary("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert time.monotonic() - started < 5
+    output = result.stdout + result.stderr
+    assert "cannot connect" in output and "hunter2" not in output
+
+
 def test_no_migrate_starts_on_a_current_schema(service_factory, tmp_path):
     first = service_factory()
     first.stop()

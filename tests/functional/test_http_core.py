@@ -461,14 +461,18 @@ def run_binary(*args, env=None, timeout=10):
                           text=True, timeout=timeout)
 
 
-def test_help_lists_every_setting_with_env_and_default():
-    out = run_binary("--help")
+@pytest.mark.parametrize("command", [(), ("serve",), ("migrate",)])
+def test_help_lists_every_setting_with_env_and_default(command):
+    # The settings are the top-level app's (they may come before or after the subcommand);
+    # a subcommand's --help lists them too, as the README promises for `serve --help`.
+    out = run_binary(*command, "--help")
     assert out.returncode == 0
     for env, default in [("HOST", "127.0.0.1"), ("PORT", "8000"), ("DATA_DIR", "."), ("THREADS", None),
                          ("MAX_HEADER_BYTES", "16384"), ("MAX_BODY_BYTES", "1048576"),
                          ("HEADER_TIMEOUT_SECONDS", "10"), ("IDLE_TIMEOUT_SECONDS", "60"),
                          ("MAX_CONNECTIONS", "10000"), ("SHUTDOWN_GRACE_SECONDS", "10"),
-                         ("LOG_LEVEL", "info"), ("LOG_FORMAT", "json")]:
+                         ("LOG_LEVEL", "info"), ("LOG_FORMAT", "json"),
+                         ("DATABASE_URL", None), ("DB_STATEMENT_TIMEOUT_MS", "5000")]:
         line = next((l for l in out.stdout.splitlines() if f"(Env:{env})" in l), None)
         assert line, env
         if default is not None:
