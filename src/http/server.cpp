@@ -373,7 +373,7 @@ public:
     asio::awaitable<void> run();
 
     // Shutdown began: a connection with no request in flight closes now; one with a request
-    // in flight finishes it and then closes.
+    // in flight finishes it, and any request already received behind it, then closes.
     void on_drain() {
         if (phase_ != phase::in_flight) {
             stream_.cancel();
@@ -398,7 +398,7 @@ private:
         std::string request_id;
         std::string_view route = k_unmatched_route;
         clock::time_point started;
-        bool keep_alive = false;
+        bool keep_alive = false;    // what the client asked for (HTTP/1.1 default, Connection)
         bool body_pending = false;  // headers read, body not (yet)
     };
 
@@ -414,6 +414,12 @@ private:
     // the connection and destroy the answer before the client has read it.
     asio::awaitable<void> linger();
     bool draining() const { return state_->draining.load(std::memory_order_acquire); }
+    // Whether the connection stays open after answering `x`: as the client asked, and once
+    // shutdown began only when another request has already arrived behind it (pipelined) —
+    // it was received, so it is answered too; then the connection closes.
+    bool stays_open_after(const exchange& x) const {
+        return x.keep_alive && (!draining() || buffer_.size() > 0);
+    }
 
     std::shared_ptr<shared_state> state_;
     loop_state& loop_;
@@ -427,20 +433,22 @@ private:
 
 asio::awaitable<void> session::run() {
     const auto& options = state_->options;
-    while (!draining()) {
+    while (true) {
         if (buffer_.size() == 0) {
+            // Shutdown began and nothing more has arrived: nothing is owed, close.
+            if (draining()) break;
             // Waiting for the next request: the idle timeout applies until its first byte.
             phase_ = phase::idle;
             stream_.expires_after(options.idle_timeout);
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(k_read_chunk), k_as_tuple);
             if (ec) {
-                break;
+                break;  // includes on_drain() cancelling an idle connection
             }
             buffer_.commit(n);
         }
-        if (draining()) {
-            break;  // headers not complete when shutdown began: not in flight
-        }
+        // Bytes of a request are here — read before shutdown began, or pipelined behind the
+        // request just answered: serve it. (A header still incomplete when shutdown began is
+        // cut short by on_drain().)
         phase_ = phase::reading_header;
         if (!co_await serve_one()) break;
     }
@@ -514,7 +522,7 @@ asio::awaitable<bool> session::serve_one() {
         client_id && is_sane_request_id(*client_id) ? std::string(*client_id) : generate_request_id();
     x.body_pending = !parser_->is_done();
     parser_->body_limit(options.max_body_bytes);
-    x.keep_alive = beast_request.keep_alive() && !draining();
+    x.keep_alive = beast_request.keep_alive();
 
     if (!split_target(req.target, req.path, req.query)) {
         co_return co_await reject(x, problem_error(400, "Malformed request target").get());
@@ -607,13 +615,13 @@ asio::awaitable<bool> session::serve_one() {
         );
         res = make_problem_response(problem{500, "internal_error", {}, {}, {}});
     }
-    const bool keep_alive = x.keep_alive && !draining();
+    const bool keep_alive = stays_open_after(x);
     const bool written = co_await write_response(x, std::move(res), keep_alive);
     co_return (written && keep_alive);
 }
 
 asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
-    const bool reuse = x.keep_alive && !x.body_pending;
+    const bool reuse = stays_open_after(x) && !x.body_pending;
     const bool written = co_await write_response(x, make_problem_response(p), reuse);
     if (written && x.body_pending) co_await linger();
     co_return (written && reuse);

@@ -6,6 +6,7 @@ request under load is GET /ready (one round trip through the pool on every call)
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -468,3 +469,36 @@ def test_a_create_cut_off_at_shutdown_does_not_commit_when_the_lock_frees(cluste
     assert outcome and outcome[0] != 201, outcome
     assert orders_of(cluster, "cut-off-buyer") == 0
     assert cluster.sql(f"SELECT stock FROM products WHERE id = '{product}'") == "10"
+
+
+def test_a_request_pipelined_behind_one_in_flight_at_sigterm_is_answered_too(cluster, service_factory):
+    """Both requests were received before SIGTERM, the first still waiting on the database:
+    both get their full response, the last with Connection: close, then the connection
+    closes and the process exits 0."""
+    svc = service_factory(env=pg_env(cluster, DB_POOL_TIMEOUT=10))
+    wait_until_ready(svc, 10)
+    locker = subprocess.Popen(
+        [
+            "psql", cluster.url, "-X", "-q", "-c",
+            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        with harness.connect(svc.port, timeout=10) as s:
+            s.sendall(harness.get_request("/ready") + harness.get_request("/health"))
+            time.sleep(0.5)
+            svc.signal()
+            buffer = bytearray()
+            first = harness.read_response(s, buffer)
+            second = harness.read_response(s, buffer)
+            assert harness.closed_by_peer(s, 5)
+    finally:
+        locker.wait(timeout=30)
+    assert first.status in (200, 503), first
+    assert first.headers.get("connection", "").lower() != "close", first.headers
+    assert second.status == 200 and json.loads(second.body) == {"status": "ok"}, second
+    assert second.headers["connection"].lower() == "close"
+    assert svc.wait(timeout=10) == 0
