@@ -310,7 +310,8 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
         "--db-generic-plans",
         "DB_GENERIC_PLANS",
         db.generic_plans,
-        "Write transactions reuse one plan per statement (SET LOCAL plan_cache_mode; PostgreSQL 12+)"
+        "Writes and a user's pages reuse one plan per statement and connection (plan_cache_mode; PostgreSQL "
+        "12+)"
     );
     add_setting(
         cli,

@@ -255,5 +255,45 @@ TEST_F(PgClient, StatementsArePreparedOncePerConnection) {
     });
 }
 
+// The plan mode is the session's plan_cache_mode, set by the connection only when the next
+// statement needs another one — so it must follow the statements exactly: generic ones never
+// get a custom plan, automatic ones get PostgreSQL's default (custom plans first), also after
+// a transaction whose SET was rolled back.
+TEST_F(PgClient, PlanModesFollowEachStatementAcrossSwitchesAndRollbacks) {
+    auto p = make_pool();
+    constexpr std::string_view k_generic = "SELECT qty FROM stock WHERE id = $1 AND qty >= 0";
+    constexpr std::string_view k_automatic = "SELECT qty FROM stock WHERE id = $1 AND qty >= -1";
+    const auto run = [](lease& l, std::string_view sql, plan_mode mode) -> asio::awaitable<void> {
+        std::vector<query> one;
+        one.push_back({sql, {std::string("a")}, mode});
+        co_await l.pipeline(std::move(one));
+    };
+    run_on(loops_, [&]() -> asio::awaitable<void> {
+        auto lease = co_await p->acquire();
+        for (int i = 0; i < 3; ++i) {
+            co_await run(lease, k_generic, plan_mode::generic);
+            co_await run(lease, k_automatic, plan_mode::automatic);
+        }
+        // A SET inside a transaction that rolls back is undone by the server.
+        co_await lease.execute("BEGIN");
+        co_await run(lease, k_automatic, plan_mode::automatic);
+        co_await run(lease, k_generic, plan_mode::generic);
+        co_await lease.execute("ROLLBACK");
+        for (int i = 0; i < 3; ++i) co_await run(lease, k_generic, plan_mode::generic);
+        auto counts = co_await lease.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            std::string(k_generic)
+        );
+        EXPECT_EQ(counts[0].int64(0), 7);
+        EXPECT_EQ(counts[0].int64(1), 0);
+        counts = co_await lease.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+            std::string(k_automatic)
+        );
+        EXPECT_EQ(counts[0].int64(0), 0);
+        EXPECT_EQ(counts[0].int64(1), 4);  // auto mode: the first five executions are custom
+    });
+}
+
 }  // namespace
 }  // namespace svc::db::pg

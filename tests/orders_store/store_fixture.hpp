@@ -86,8 +86,8 @@ public:
     static constexpr const char* k_name = "postgresql";
     // A duplicate that finds the key claimed by a running transaction is told so at once.
     static constexpr bool k_reports_in_flight = true;
-    // A user's page: BEGIN; SET LOCAL plan_cache_mode; the page with its items; COMMIT.
-    static constexpr std::uint64_t k_statements_per_user_page = 4;
+    // A user's page: one statement, the page with its items (a generic plan: no wrapper).
+    static constexpr std::uint64_t k_statements_per_user_page = 1;
 
     // `pool_size` connections (process total over the 2 loops), plus a third of that in
     // overflow; `max_writers` write transactions at once (pool_options::max_writers).

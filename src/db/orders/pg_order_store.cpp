@@ -189,17 +189,6 @@ SELECT request_hash, status_code, response_body FROM idempotency_keys
 WHERE user_id = $1 AND key = $2 AND expires_at > $3)sql";
 
 constexpr std::string_view k_begin = "BEGIN";
-// First statement of every write transaction (when DB_GENERIC_PLANS is on). The writes are
-// CTEs over key lookups whose best plan does not depend on the parameters, yet PostgreSQL's
-// default (plan_cache_mode = auto) plans them anew at every execution, because the generic
-// plan's estimates (unnest of a parameter: 100 rows) look costlier than a custom plan's
-// (2 rows): planning was about half of the server's CPU per order. SET LOCAL keeps the mode
-// to the transaction. One user's page is run the same way (the planner was 28% of the
-// server's time serving pages), written so that only one plan is cheap (see
-// k_list_orders_for_user_head). The admin's page over all orders stays in auto mode: not
-// knowing LIMIT $3 (it guesses 10% of the rows), its generic plan hash-joined a sequential
-// scan of every order item.
-constexpr std::string_view k_generic_plans = "SET LOCAL plan_cache_mode = force_generic_plan";
 constexpr std::string_view k_commit = "COMMIT";
 constexpr std::string_view k_rollback = "ROLLBACK";
 
@@ -233,7 +222,7 @@ WITH page AS (
 constexpr joined_sql k_list_orders_sql{k_list_orders_head, k_order_page_tail};
 constexpr std::string_view k_list_orders = k_list_orders_sql.view();
 
-// One user's page runs with a generic plan (see k_generic_plans), so its plan must not hinge
+// One user's page runs with a generic plan (see generic()), so its plan must not hinge
 // on estimates: `user_id = $4` would let `ORDER BY id DESC` come from orders_pkey as well, and
 // after an ANALYZE the generic plan did walk orders_pkey backwards filtering on user_id
 // (1,005 buffers per page instead of 24). Written as a range, the user id is not a constant
@@ -497,8 +486,19 @@ o::create_order_result outcome_of_create(const pg::result& rows, const o::new_or
     return pending_order(order, std::move(items));
 }
 
-// Translates an infrastructure failure to the domain's 503; anything else is a bug and
-// propagates unchanged (→ 500).
+// A statement planned once per connection and reused (pg::plan_mode::generic, unless
+// DB_GENERIC_PLANS=false). The writes are CTEs over key lookups whose best plan does not
+// depend on the parameters, yet PostgreSQL's default (plan_cache_mode = auto) plans them anew
+// at every execution, because the generic plan's estimates (unnest of a parameter: 100 rows)
+// look costlier than a custom plan's (2 rows): planning was about half of the server's CPU per
+// order. One user's page is run the same way (the planner was 28% of the server's time serving
+// pages), written so that only one plan is cheap (see k_list_orders_for_user_head). Everything
+// else keeps the default — above all the admin's page over all orders: not knowing LIMIT $3 (it
+// guesses 10% of the rows), its generic plan hash-joined a sequential scan of every order item.
+pg::query generic(std::string_view sql, pg::params args) {
+    return {sql, std::move(args), pg::plan_mode::generic};
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- plumbing
@@ -513,13 +513,6 @@ awaitable<std::vector<pg::result>> pg_order_store::transaction(
 ) {
     statements_sent_.fetch_add(queries.size() + 2, std::memory_order_relaxed);  // + BEGIN, COMMIT
     co_return co_await lease.transaction(std::move(queries));
-}
-
-std::vector<pg::query> pg_order_store::generic_plan_prologue() const {
-    std::vector<pg::query> statements;
-    statements.reserve(4);
-    if (generic_plans_) statements.push_back({k_generic_plans, {}});
-    return statements;
 }
 
 awaitable<void> pg_order_store::rollback(pg::lease& lease) {
@@ -614,12 +607,12 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new
     if (order.idempotency) co_return co_await create_order_idempotent(lease, order);
 
     auto arrays = to_arrays(order.items);
-    std::vector<pg::query> lock_and_create = generic_plan_prologue();
-    lock_and_create.push_back({k_lock_products, {arrays.product_ids}});
-    lock_and_create.push_back(
-        {k_create_order,
-         {order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)}}
-    );
+    std::vector<pg::query> lock_and_create;
+    lock_and_create.push_back(generic(k_lock_products, {arrays.product_ids}));
+    lock_and_create.push_back(generic(
+        k_create_order,
+        {order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)}
+    ));
     auto results = co_await transaction(lease, std::move(lock_and_create));
     co_return outcome_of_create(results.back(), order);
 }
@@ -650,24 +643,25 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
     const auto& claim = *order.idempotency;
     auto arrays = to_arrays(order.items);
     std::vector<pg::query> claim_lock_create{{k_begin, {}}};
-    for (auto& q : generic_plan_prologue()) claim_lock_create.push_back(std::move(q));
     const std::size_t claim_at = claim_lock_create.size();  // the claim; lock and create follow
+    claim_lock_create.push_back(generic(
+        k_claim_idempotency_key,
+        {claim.caller, claim.key, claim.fingerprint, to_pg(order.now), to_pg(expiry_for(order.now))}
+    ));
     claim_lock_create.push_back(
-        {k_claim_idempotency_key,
-         {claim.caller, claim.key, claim.fingerprint, to_pg(order.now), to_pg(expiry_for(order.now))}}
+        generic(k_lock_products_claimed, {arrays.product_ids, claim.caller, claim.key})
     );
-    claim_lock_create.push_back({k_lock_products_claimed, {arrays.product_ids, claim.caller, claim.key}});
-    claim_lock_create.push_back(
-        {k_create_order_claimed,
-         {order.id,
-          order.user_id,
-          order.currency,
-          arrays.product_ids,
-          arrays.quantities,
-          to_pg(order.now),
-          claim.caller,
-          claim.key}}
-    );
+    claim_lock_create.push_back(generic(
+        k_create_order_claimed,
+        {order.id,
+         order.user_id,
+         order.currency,
+         arrays.product_ids,
+         arrays.quantities,
+         to_pg(order.now),
+         claim.caller,
+         claim.key}
+    ));
     auto results = co_await pipeline(lease, std::move(claim_lock_create));
     const auto& claimed = results.at(claim_at);
     if (claimed.empty()) throw std::logic_error("the idempotency claim returned no row");
@@ -712,10 +706,11 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
         body = claim.render_created(created);
         order_id = created.id;
     }
-    std::vector<pg::query> store_and_commit{
-        {k_store_idempotent_answer, {claim.caller, claim.key, status, std::move(body), std::move(order_id)}},
-        {k_commit, {}},
-    };
+    std::vector<pg::query> store_and_commit;
+    store_and_commit.push_back(generic(
+        k_store_idempotent_answer, {claim.caller, claim.key, status, std::move(body), std::move(order_id)}
+    ));
+    store_and_commit.push_back({k_commit, {}});
     co_await pipeline(lease, std::move(store_and_commit));
     co_return outcome;
 }
@@ -751,17 +746,14 @@ awaitable<o::page<o::order>> pg_order_store::list_orders(o::order_query query) {
             args.emplace_back(*query.user_id);
             sql = k_list_orders_for_user;
         }
-        pg::result rows;
-        if (query.user_id) {
-            // BEGIN; plan mode; page; COMMIT: still one round trip.
-            std::vector<pg::query> planned_page = generic_plan_prologue();
-            planned_page.push_back({sql, std::move(args)});
-            auto results = co_await transaction(lease, std::move(planned_page));
-            rows = std::move(results.back());
-        } else {
-            rows = co_await execute(lease, sql, std::move(args));
-        }
-        co_return page_of(orders_from(rows), query.limit);
+        // One user's page has a single good plan (k_list_orders_for_user_head); the admin's
+        // page over all orders does not (see generic()) and is planned per execution.
+        std::vector<pg::query> page;
+        page.push_back(
+            {sql, std::move(args), query.user_id ? pg::plan_mode::generic : pg::plan_mode::automatic}
+        );
+        auto results = co_await pipeline(lease, std::move(page));
+        co_return page_of(orders_from(results.front()), query.limit);
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
@@ -774,18 +766,20 @@ awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_item
     for (int attempt = 1;; ++attempt) {
         try {
             auto lease = co_await pool_.acquire_for_writes();
-            std::vector<pg::query> lock_and_replace = generic_plan_prologue();
-            lock_and_replace.push_back({k_lock_order, {request.order_id}});
-            lock_and_replace.push_back({k_lock_products_for_replace, {request.order_id, arrays.product_ids}});
+            std::vector<pg::query> lock_and_replace;
+            lock_and_replace.push_back(generic(k_lock_order, {request.order_id}));
             lock_and_replace.push_back(
-                {k_replace_items,
-                 {request.order_id,
-                  request.owner,
-                  request.expected_version,
-                  arrays.product_ids,
-                  arrays.quantities,
-                  to_pg(request.now)}}
+                generic(k_lock_products_for_replace, {request.order_id, arrays.product_ids})
             );
+            lock_and_replace.push_back(generic(
+                k_replace_items,
+                {request.order_id,
+                 request.owner,
+                 request.expected_version,
+                 arrays.product_ids,
+                 arrays.quantities,
+                 to_pg(request.now)}
+            ));
             auto results = co_await transaction(lease, std::move(lock_and_replace));
             const auto& rows = results.back();
             const auto head = rows[0];
@@ -817,19 +811,19 @@ awaitable<o::transition_result> pg_order_store::transition(o::transition_request
     for (int attempt = 1;; ++attempt) {
         try {
             auto lease = co_await pool_.acquire_for_writes();
-            std::vector<pg::query> lock_and_move = generic_plan_prologue();
-            lock_and_move.push_back({k_lock_order, {request.order_id}});
-            if (request.restock) lock_and_move.push_back({k_lock_order_products, {request.order_id}});
-            lock_and_move.push_back(
-                {k_transition,
-                 {request.order_id,
-                  request.owner,
-                  request.expected_version,
-                  from,
-                  to,
-                  request.restock,
-                  to_pg(request.now)}}
-            );
+            std::vector<pg::query> lock_and_move;
+            lock_and_move.push_back(generic(k_lock_order, {request.order_id}));
+            if (request.restock) lock_and_move.push_back(generic(k_lock_order_products, {request.order_id}));
+            lock_and_move.push_back(generic(
+                k_transition,
+                {request.order_id,
+                 request.owner,
+                 request.expected_version,
+                 from,
+                 to,
+                 request.restock,
+                 to_pg(request.now)}
+            ));
             auto results = co_await transaction(lease, std::move(lock_and_move));
             const auto& rows = results.back();
             const auto head = rows[0];

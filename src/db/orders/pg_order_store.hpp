@@ -38,10 +38,9 @@ namespace svc::db {
 
 class pg_order_store final : public orders::order_store {
 public:
-    // `pool` must outlive the store.
-    // With pool.options().generic_plans, write transactions plan their statements once per
-    // connection (SET LOCAL plan_cache_mode = force_generic_plan; see DB_GENERIC_PLANS).
-    explicit pg_order_store(pg::pool& pool) : pool_(pool), generic_plans_(pool.options().generic_plans) {}
+    // `pool` must outlive the store. Writes and a user's pages are sent as
+    // pg::plan_mode::generic statements (planned once per connection; DB_GENERIC_PLANS).
+    explicit pg_order_store(pg::pool& pool) : pool_(pool) {}
 
     boost::asio::awaitable<std::variant<orders::product, orders::product_exists>> create_product(
         orders::new_product p, orders::timestamp now
@@ -73,9 +72,6 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> transaction(
         pg::lease& lease, std::vector<pg::query> queries
     );
-    // The statements a transaction run with generic plans (writes, a user's page) starts
-    // with: the plan mode, none with DB_GENERIC_PLANS=false. Their results come back too.
-    std::vector<pg::query> generic_plan_prologue() const;
     boost::asio::awaitable<void> rollback(pg::lease& lease);
     boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
     // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
@@ -88,7 +84,6 @@ private:
     );
 
     pg::pool& pool_;
-    const bool generic_plans_;
     std::atomic<std::uint64_t> statements_sent_{0};
 };
 

@@ -383,8 +383,6 @@ o::transition_result transition_tx(const session& db, const o::transition_reques
     return o::transitioned{std::move(*after), head->status};
 }
 
-// Translates an infrastructure failure to the domain's 503; anything else is a bug and
-// propagates unchanged (→ 500). Call from a catch block.
 }  // namespace
 
 // ---------------------------------------------------------------- products

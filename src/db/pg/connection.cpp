@@ -17,6 +17,9 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr const char* k_set_generic_plans = "SET plan_cache_mode = force_generic_plan";
+constexpr const char* k_set_automatic_plans = "SET plan_cache_mode = auto";
+
 // SQLSTATE → errc. Class 08 (connection exception) and the shutdown codes of class 57 mean
 // the session is gone; everything unknown is `other` (a bug, answered 500).
 errc classify(std::string_view sqlstate) {
@@ -262,15 +265,34 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
     struct command {
         int query_index;
         const std::string* prepared_name;  // set for a Parse of a new statement
+        bool plan_setting = false;         // the SET plan_cache_mode before query_index
     };
     std::vector<command> commands;
     commands.reserve(queries.size() * 2);
     std::vector<const char*> values;
     const bool use_prepared = allow_prepared && settings_->options.prepared_statements;
+    // Plan modes are session state, changed only when the next statement needs another
+    // (never with unnamed statements: those are planned at every execution anyway).
+    const bool manage_plans = use_prepared && settings_->options.generic_plans;
+    std::optional<plan_mode> mode = session_plan_;
+    bool mode_changed = false;
 
     begin_io(queries.size());
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const query& q = queries[i];
+        // A statement without parameters has one plan whatever the mode.
+        if (manage_plans && !q.params.empty() && mode != q.plan) {
+            const char* set = q.plan == plan_mode::generic ? k_set_generic_plans : k_set_automatic_plans;
+            if (PQsendQueryParams(conn_, set, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1) {
+                fail_connection(
+                    "sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
+                );
+            }
+            commands.push_back({static_cast<int>(i), nullptr, true});
+            mode = q.plan;
+            if (!mode_changed) session_plan_.reset();  // unknown until this round trip succeeds
+            mode_changed = true;
+        }
         values.clear();
         for (const param& p : q.params) values.push_back(p.is_null() ? nullptr : p.text().c_str());
         const int count = static_cast<int>(values.size());
@@ -323,7 +345,7 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
                     }
                 }
             }
-        } else if (ok) {
+        } else if (ok && !c.plan_setting) {
             results.push_back(std::move(owned));
         }
         if (!ok && status != PGRES_PIPELINE_ABORTED && !first_error) {
@@ -368,6 +390,8 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
         }
         throw *first_error;
     }
+    // A SET inside a transaction still open may yet be rolled back: then the mode is unknown.
+    if (mode_changed && PQtransactionStatus(conn_) == PQTRANS_IDLE) session_plan_ = mode;
     co_return results;
 }
 

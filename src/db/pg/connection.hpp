@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -101,6 +102,9 @@ private:
     clock::time_point created_at_ = clock::now();
     bool broken_ = false;
     bool needs_reset_ = false;
+    // The session's plan_cache_mode as this connection last set it; unknown (nullopt) after
+    // connecting (a role or database may set its own) and while a SET may yet roll back.
+    std::optional<plan_mode> session_plan_;
     // Prepared statement names by SQL text; a name is valid once its Parse succeeded.
     struct string_hash {
         using is_transparent = void;

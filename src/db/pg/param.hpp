@@ -59,11 +59,18 @@ private:
 
 using params = std::vector<param>;
 
+// How PostgreSQL may plan a prepared statement (its plan_cache_mode). `automatic` is the
+// server's default: custom plans for the parameters at hand until a generic one looks as good.
+// `generic` plans once per connection and reuses the plan — for statements written so that
+// their best plan does not depend on the parameters (docs/DATABASE.md, "Plans").
+enum class plan_mode : std::uint8_t { automatic, generic };
+
 // One statement of a pipeline. `sql` must stay valid until the pipeline completes: use the
 // store's named constants.
 struct query {
     std::string_view sql;
     pg::params params;
+    plan_mode plan = plan_mode::automatic;
 };
 
 // A query from its SQL and arguments: pg::stmt(k_insert_item, order_id, product_id, qty).

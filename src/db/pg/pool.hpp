@@ -62,9 +62,9 @@ struct pool_options {
     // n × statement_timeout + 1 s: the server must always end a slow statement first.
     std::chrono::milliseconds io_timeout{30000};
     bool prepared_statements = true;  // false: unnamed statements only (PgBouncer transaction mode)
-    // The server has plan_cache_mode (PostgreSQL 12+): stores may force generic plans for
-    // statements whose plan does not depend on their parameters (SET LOCAL in a transaction).
-    // Off for a PostgreSQL-compatible engine without the setting.
+    // The server has plan_cache_mode (PostgreSQL 12+): a query marked plan_mode::generic
+    // (one whose plan does not depend on its parameters) runs under force_generic_plan, set
+    // on the connection when the mode changes. Off for a compatible engine without it.
     bool generic_plans = true;
     // A connection beyond the slice's share of pool_size closes after being idle this long.
     std::chrono::milliseconds overflow_idle_timeout{30000};
