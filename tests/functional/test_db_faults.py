@@ -169,6 +169,15 @@ def cluster():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def hold_lock(cluster: Cluster, lock_statement: str, seconds: float) -> subprocess.Popen:
+    """Another session (psql) takes a lock with `lock_statement` and holds it for `seconds`."""
+    return subprocess.Popen(
+        ["psql", cluster.url, "-X", "-q", "-c", f"BEGIN; {lock_statement}; SELECT pg_sleep({seconds}); COMMIT;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def pg_env(cluster: Cluster, **extra) -> dict:
     env = {"DATABASE_URL": cluster.url, "JWT_SECRET": SECRET}
     env.update({k: str(v) for k, v in extra.items()})
@@ -227,14 +236,7 @@ def test_slow_database_does_not_delay_health(cluster, service_factory):
     assert requests.get(svc.url("/ready"), timeout=5).status_code == 200
     # Another session holds a lock the readiness query needs, inside a pg_sleep: every
     # /ready now waits on the database.
-    locker = subprocess.Popen(
-        [
-            "psql", cluster.url, "-X", "-q", "-c",
-            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(cluster, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", 4)
     try:
         time.sleep(0.5)
         with Load(svc.url("/ready"), threads=6):
@@ -313,14 +315,7 @@ def test_exhausted_pool_answers_503_after_the_pool_timeout(cluster, service_fact
     svc = service_factory(env=pg_env(cluster, THREADS=1, DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=1))
     wait_until_ready(svc, 10)
     # Hold the only connection: a /ready blocked on a lock keeps its lease until it gives up.
-    locker = subprocess.Popen(
-        [
-            "psql", cluster.url, "-X", "-q", "-c",
-            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(cluster, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", 3)
     try:
         time.sleep(0.5)
         holder = threading.Thread(target=lambda: requests.get(svc.url("/ready"), timeout=10), daemon=True)
@@ -344,14 +339,7 @@ def test_shutdown_cutting_off_a_request_waiting_on_the_database_exits_0(cluster,
     event loops, after the pool — that used to crash the exit with SIGSEGV.)"""
     svc = service_factory(env=pg_env(cluster, SHUTDOWN_GRACE_SECONDS=1, DB_POOL_TIMEOUT=10))
     wait_until_ready(svc, 10)
-    locker = subprocess.Popen(
-        [
-            "psql", cluster.url, "-X", "-q", "-c",
-            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(cluster, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", 6)
     outcome: list[object] = []
 
     def blocked_ready():
@@ -389,15 +377,7 @@ def bearer(sub: str, admin: bool = False) -> dict:
 
 def lock_product(cluster: Cluster, product_id: str, seconds: float) -> subprocess.Popen:
     """Another session holds the product's row lock (what a create takes) for `seconds`."""
-    return subprocess.Popen(
-        [
-            "psql", cluster.url, "-X", "-q", "-c",
-            f"BEGIN; SELECT 1 FROM products WHERE id = '{product_id}' FOR UPDATE; "
-            f"SELECT pg_sleep({seconds}); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return hold_lock(cluster, f"SELECT 1 FROM products WHERE id = '{product_id}' FOR UPDATE", seconds)
 
 
 def make_product(svc, product_id: str, stock: int) -> None:
@@ -477,14 +457,7 @@ def test_a_request_pipelined_behind_one_in_flight_at_sigterm_is_answered_too(clu
     closes and the process exits 0."""
     svc = service_factory(env=pg_env(cluster, DB_POOL_TIMEOUT=10))
     wait_until_ready(svc, 10)
-    locker = subprocess.Popen(
-        [
-            "psql", cluster.url, "-X", "-q", "-c",
-            "BEGIN; LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    locker = hold_lock(cluster, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", 2)
     try:
         time.sleep(0.5)
         with harness.connect(svc.port, timeout=10) as s:
