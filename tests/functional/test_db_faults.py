@@ -178,6 +178,22 @@ def hold_lock(cluster: Cluster, lock_statement: str, seconds: float) -> subproce
     )
 
 
+def request_in_background(send) -> tuple[threading.Thread, list]:
+    """Runs `send()` (one requests call) on a thread of its own; the list receives its status
+    code, or the name of the exception when no answer came."""
+    outcome: list[object] = []
+
+    def run():
+        try:
+            outcome.append(send().status_code)
+        except requests.RequestException as e:
+            outcome.append(type(e).__name__)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
 def pg_env(cluster: Cluster, **extra) -> dict:
     env = {"DATABASE_URL": cluster.url, "JWT_SECRET": SECRET}
     env.update({k: str(v) for k, v in extra.items()})
@@ -340,18 +356,9 @@ def test_shutdown_cutting_off_a_request_waiting_on_the_database_exits_0(cluster,
     svc = service_factory(env=pg_env(cluster, SHUTDOWN_GRACE_SECONDS=1, DB_POOL_TIMEOUT=10))
     wait_until_ready(svc, 10)
     locker = hold_lock(cluster, "LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE", 6)
-    outcome: list[object] = []
-
-    def blocked_ready():
-        try:
-            outcome.append(requests.get(svc.url("/ready"), timeout=10).status_code)
-        except requests.RequestException as e:
-            outcome.append(type(e).__name__)
-
     try:
         time.sleep(0.5)
-        waiter = threading.Thread(target=blocked_ready, daemon=True)
-        waiter.start()
+        waiter, outcome = request_in_background(lambda: requests.get(svc.url("/ready"), timeout=10))
         time.sleep(0.5)
         signalled = time.monotonic()
         svc.signal()
@@ -386,6 +393,11 @@ def make_product(svc, product_id: str, stock: int) -> None:
     assert r.status_code == 201, r.text
 
 
+def buy(svc, user: str, product_id: str, quantity: int) -> requests.Response:
+    return requests.post(svc.url("/orders"), headers=bearer(user), timeout=30,
+                         json={"items": [{"product_id": product_id, "quantity": quantity}]})
+
+
 def orders_of(cluster: Cluster, user: str) -> int:
     return int(cluster.sql(f"SELECT count(*) FROM orders WHERE user_id = '{user}'"))
 
@@ -404,8 +416,7 @@ def test_a_create_stuck_on_a_lock_is_503_and_rolled_back_by_the_default_statemen
     try:
         time.sleep(0.5)
         started = time.monotonic()
-        r = requests.post(svc.url("/orders"), headers=bearer("stuck-buyer"), timeout=30,
-                          json={"items": [{"product_id": product, "quantity": 3}]})
+        r = buy(svc, "stuck-buyer", product, 3)
         waited = time.monotonic() - started
     finally:
         locker.wait(timeout=30)
@@ -427,19 +438,9 @@ def test_a_create_cut_off_at_shutdown_does_not_commit_when_the_lock_frees(cluste
     product = "locked-shutdown"
     make_product(svc, product, stock=10)
     locker = lock_product(cluster, product, 5)
-    outcome: list[object] = []
-
-    def create():
-        try:
-            outcome.append(requests.post(svc.url("/orders"), headers=bearer("cut-off-buyer"), timeout=30,
-                                         json={"items": [{"product_id": product, "quantity": 3}]}).status_code)
-        except requests.RequestException as e:
-            outcome.append(type(e).__name__)
-
     try:
         time.sleep(0.5)
-        buyer = threading.Thread(target=create, daemon=True)
-        buyer.start()
+        buyer, outcome = request_in_background(lambda: buy(svc, "cut-off-buyer", product, 3))
         time.sleep(0.5)
         svc.signal()
         assert svc.wait(timeout=10) == 0
