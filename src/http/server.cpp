@@ -406,6 +406,9 @@ private:
     // Answers before the body is read (400, 401, 403, 404, 405, 413), then drains the unread
     // body so the client sees the answer. Returns whether the connection can be reused.
     asio::awaitable<bool> reject(exchange& x, const problem& p);
+    // Answers a request that was not read to its end — with `Connection: close`, then
+    // linger() — and returns false: the connection cannot serve another request.
+    asio::awaitable<bool> answer_and_close(exchange& x, const problem& p);
     // Writes `res` with the standard headers (`Connection: close` unless `keep_alive`),
     // records metrics and the access log line. Returns whether all of it was written.
     asio::awaitable<bool> write_response(exchange& x, response res, bool keep_alive);
@@ -488,18 +491,14 @@ asio::awaitable<bool> session::serve_one() {
         }
         phase_ = phase::in_flight;
         x.request_id = generate_request_id();
-        const bool written = co_await write_response(
+        co_return co_await answer_and_close(
             x,
-            make_problem_response(problem_error(
-                                      too_large ? 431U : 400U,
-                                      too_large ? "Request headers are larger than the limit"
-                                                : "Malformed HTTP request"
+            problem_error(
+                too_large ? 431U : 400U,
+                too_large ? "Request headers are larger than the limit" : "Malformed HTTP request"
             )
-                                      .get()),
-            false
+                .get()
         );
-        if (written) co_await linger();
-        co_return false;
     }
     phase_ = phase::in_flight;
     m.in_flight.inc();
@@ -581,13 +580,9 @@ asio::awaitable<bool> session::serve_one() {
         stream_.expires_after(options.body_timeout);
         auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, k_as_tuple);
         if (ec == bhttp::error::body_limit) {
-            const bool written = co_await write_response(
-                x,
-                make_problem_response(problem_error(413, "Request body is larger than the limit").get()),
-                false
+            co_return co_await answer_and_close(
+                x, problem_error(413, "Request body is larger than the limit").get()
             );
-            if (written) co_await linger();
-            co_return false;
         }
         if (ec) {
             if (ec == beast::error::timeout) {
@@ -621,10 +616,16 @@ asio::awaitable<bool> session::serve_one() {
 }
 
 asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
-    const bool reuse = stays_open_after(x) && !x.body_pending;
+    if (x.body_pending) co_return co_await answer_and_close(x, p);
+    const bool reuse = stays_open_after(x);
     const bool written = co_await write_response(x, make_problem_response(p), reuse);
-    if (written && x.body_pending) co_await linger();
     co_return (written && reuse);
+}
+
+asio::awaitable<bool> session::answer_and_close(exchange& x, const problem& p) {
+    const bool written = co_await write_response(x, make_problem_response(p), false);
+    if (written) co_await linger();
+    co_return false;
 }
 
 asio::awaitable<bool> session::write_response(exchange& x, response res, bool keep_alive) {

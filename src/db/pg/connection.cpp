@@ -89,6 +89,12 @@ bool connection::in_transaction() const {
     return conn_ != nullptr && PQtransactionStatus(conn_) != PQTRANS_IDLE;
 }
 
+void connection::fail_libpq(std::string_view doing) {
+    fail_connection(
+        std::string(doing) + " " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
+    );
+}
+
 void connection::fail_connection(const std::string& what) {
     broken_ = true;
     end_io();
@@ -160,9 +166,7 @@ asio::awaitable<std::unique_ptr<connection>> connection::connect(
     self->conn_ = PQconnectStartParams(keywords, values, 1);
     if (self->conn_ == nullptr) throw db::error(errc::connection_lost, "out of memory connecting");
     if (PQstatus(self->conn_) == CONNECTION_BAD) {
-        self->fail_connection(
-            "cannot connect to " + s.redacted_url + ": " + trimmed(PQerrorMessage(self->conn_))
-        );
+        self->fail_libpq("cannot connect to");
     }
     PQsetNoticeProcessor(self->conn_, log_notice, nullptr);
     self->deadline_ = clock::now() + s.options.connect_timeout;
@@ -173,9 +177,7 @@ asio::awaitable<std::unique_ptr<connection>> connection::connect(
     PostgresPollingStatusType status = PGRES_POLLING_WRITING;
     while (status != PGRES_POLLING_OK) {
         if (status == PGRES_POLLING_FAILED) {
-            self->fail_connection(
-                "cannot connect to " + s.redacted_url + ": " + trimmed(PQerrorMessage(self->conn_))
-            );
+            self->fail_libpq("cannot connect to");
         }
         self->assign_socket();
         co_await self->wait(status == PGRES_POLLING_WRITING);
@@ -213,13 +215,10 @@ asio::awaitable<void> connection::flush() {
     while (true) {
         const int pending = PQflush(conn_);
         if (pending == 0) co_return;
-        if (pending < 0)
-            fail_connection("sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_)));
+        if (pending < 0) fail_libpq("sending to");
         // The server may be blocked writing replies to us: read them into libpq's buffer.
         if (PQconsumeInput(conn_) == 0) {
-            fail_connection(
-                "reading from " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
-            );
+            fail_libpq("reading from");
         }
         co_await wait(true);
     }
@@ -230,9 +229,7 @@ asio::awaitable<pg_result*> connection::next_result() {
     // arrived while nobody waited raises no new event.
     while (PQisBusy(conn_) != 0) {
         if (PQconsumeInput(conn_) == 0) {
-            fail_connection(
-                "reading from " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
-            );
+            fail_libpq("reading from");
         }
         if (PQisBusy(conn_) == 0) break;
         co_await wait(false);
@@ -284,9 +281,7 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
         if (manage_plans && !q.params.empty() && mode != q.plan) {
             const char* set = q.plan == plan_mode::generic ? k_set_generic_plans : k_set_automatic_plans;
             if (PQsendQueryParams(conn_, set, 0, nullptr, nullptr, nullptr, nullptr, 1) != 1) {
-                fail_connection(
-                    "sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
-                );
+                fail_libpq("sending to");
             }
             commands.push_back({static_cast<int>(i), nullptr, true});
             mode = q.plan;
@@ -304,9 +299,7 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
                 found = prepared_.emplace(std::string(q.sql), std::move(name)).first;
                 if (PQsendPrepare(conn_, found->second.c_str(), found->first.c_str(), count, nullptr) != 1) {
                     prepared_.erase(found);
-                    fail_connection(
-                        "sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_))
-                    );
+                    fail_libpq("sending to");
                 }
                 commands.push_back({static_cast<int>(i), &found->second});
             }
@@ -317,12 +310,12 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
             sent = PQsendQueryParams(conn_, sql.c_str(), count, nullptr, values.data(), nullptr, nullptr, 1);
         }
         if (sent != 1) {
-            fail_connection("sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_)));
+            fail_libpq("sending to");
         }
         commands.push_back({static_cast<int>(i), nullptr});
     }
     if (PQpipelineSync(conn_) != 1) {
-        fail_connection("sending to " + settings_->redacted_url + ": " + trimmed(PQerrorMessage(conn_)));
+        fail_libpq("sending to");
     }
     co_await flush();
 

@@ -86,6 +86,8 @@ private:
     void end_io() { io_active_ = false; }
     void arm_watchdog();
     [[noreturn]] void fail_connection(const std::string& what);
+    // fail_connection() with libpq's message: "<doing> <server>: <message>".
+    [[noreturn]] void fail_libpq(std::string_view doing);
     void assign_socket();
 
     std::shared_ptr<const connection_settings> settings_;
