@@ -18,6 +18,12 @@ if(ORDERS_SANITIZE STREQUAL "thread")
     target_compile_options(project_warnings INTERFACE -Wno-tsan)
 endif()
 
+# Debug sections are zlib-compressed in objects and executables (the sanitizer build is about
+# 200 MB smaller on disk; ASan's symbolizer, gdb and perf read them as they are), and the
+# compiler pipes between its stages instead of writing temporary files to /tmp.
+add_compile_options(-pipe $<$<CONFIG:Debug,RelWithDebInfo>:-gz>)
+add_link_options($<$<CONFIG:Debug,RelWithDebInfo>:-gz>)
+
 add_library(project_options INTERFACE)
 target_compile_features(project_options INTERFACE cxx_std_20)
 # Asio and Beast are compiled once, in src/asio (separate compilation mode).
