@@ -403,9 +403,15 @@ private:
     };
 
     asio::awaitable<bool> serve_one();
-    // Answers before the body is read (400, 401, 403, 404, 405, 413), then drains the unread
-    // body so the client sees the answer. Returns whether the connection can be reused.
+    // Answers before the body is read (400, 401, 403, 404, 405, 413): keeping the connection
+    // when consume_buffered_body() can, else through answer_and_close(). Returns whether the
+    // connection can be reused.
     asio::awaitable<bool> reject(exchange& x, const problem& p);
+    // Whether the refused request's body has already arrived whole, in `buffer_` with its
+    // header: then it is consumed there — no waiting — and the connection serves the next
+    // request. A small body sent with its header (curl, http.client, Go all send it so) thus
+    // keeps the client's connection across a 401 or 404.
+    bool consume_buffered_body(exchange& x);
     // Answers a request that was not read to its end — with `Connection: close`, then
     // linger() — and returns false: the connection cannot serve another request.
     asio::awaitable<bool> answer_and_close(exchange& x, const problem& p);
@@ -616,10 +622,30 @@ asio::awaitable<bool> session::serve_one() {
 }
 
 asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
-    if (x.body_pending) co_return co_await answer_and_close(x, p);
+    if (x.body_pending && !consume_buffered_body(x)) co_return co_await answer_and_close(x, p);
     const bool reuse = stays_open_after(x);
     const bool written = co_await write_response(x, make_problem_response(p), reuse);
     co_return (written && reuse);
+}
+
+bool session::consume_buffered_body(exchange& x) {
+    const auto remaining = parser_->content_length_remaining();
+    if (!remaining || buffer_.size() < *remaining) {
+        return false;  // chunked, or still on its way: answering must not wait for it
+    }
+    if (*remaining > state_->options.max_body_bytes) {
+        return false;  // the 413 being given: a body over the limit is never read
+    }
+    while (!parser_->is_done()) {
+        boost::system::error_code ec;
+        const std::size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec || used == 0) {
+            return false;
+        }
+    }
+    x.body_pending = false;
+    return true;
 }
 
 asio::awaitable<bool> session::answer_and_close(exchange& x, const problem& p) {

@@ -7,8 +7,9 @@
 // when they do not arrive within header_timeout) → 413 when Content-Length is over
 // max_body_bytes → match the route (404 / 405 + Allow) → authenticate (401 / 403) → read the
 // body (413 when a chunked body grows over the limit) → run the handler → write the response
-// with X-Request-ID. An answer given before the body was read closes the connection after a
-// short drain of the unread body. Every request is counted in
+// with X-Request-ID. An answer given before the body was read keeps the connection when the
+// whole body (within max_body_bytes) came with the header; otherwise it closes the connection
+// after a short drain of the unread body. Every request is counted in
 // http_requests_total{method,route,status}, timed in
 // http_request_duration_seconds{method,route}, and logged by obs::log_access.
 

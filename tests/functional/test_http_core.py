@@ -193,7 +193,9 @@ def test_body_limit_is_configurable(service_factory):
     svc = service_factory(env={"MAX_BODY_BYTES": "10"})
     with harness.connect(svc.port) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n" + b"x" * 11)
-        assert harness.read_response(s).status == 413
+        r = harness.read_response(s)
+        # Over the limit is never read, even when it came whole with the header.
+        assert r.status == 413 and r.headers["connection"].lower() == "close"
     with harness.connect(svc.port) as s:
         # A chunked body has no declared length: the limit applies while it is read.
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -248,6 +250,37 @@ def test_oversize_headers_are_drained_after_the_431(service):
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (17 * 1024))
         assert harness.read_response(s).status == 431
         assert_drained_after_the_answer(s, b"a" * 2097152 + b"\r\n\r\n")
+
+
+def test_a_refused_request_whose_small_body_came_with_it_keeps_the_connection(service):
+    """A 401 or 404 whose whole body arrived with its header: the body is consumed, not left
+    to corrupt the next request, and the connection serves what follows (here pipelined in the
+    same write), as the client's connection pool expects."""
+    order = b'{"items": [{"product_id": "p1", "quantity": 1}]}'
+    with harness.connect(service.port) as s:
+        s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(order), order)
+                  + b"PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                  + harness.get_request())
+        buf = bytearray()
+        refused = harness.read_response(s, buf)
+        assert refused.status == 401
+        assert refused.headers.get("connection", "keep-alive").lower() != "close"
+        not_found = harness.read_response(s, buf)
+        assert not_found.status == 404
+        assert not_found.headers.get("connection", "keep-alive").lower() != "close"
+        assert harness.read_response(s, buf).status == 200
+
+
+def test_a_refusal_does_not_wait_for_a_body_still_to_come(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 50\r\n\r\n")
+        started = time.monotonic()
+        r = harness.read_response(s)
+        assert time.monotonic() - started < 1.0
+        assert r.status == 401
+        assert r.headers["connection"].lower() == "close"
 
 
 def test_draining_is_bounded(service):
