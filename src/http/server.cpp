@@ -482,12 +482,15 @@ asio::awaitable<bool> session::serve_one() {
         co_await bhttp::async_read_header(stream_, buffer_, *parser_, k_as_tuple);
     exchange x;
     x.started = clock::now();
-    if (read_error) {
+    // Beast bounds the request line and the header fields by the limit each; the limit is the
+    // two together, as documented, so a long URL cannot double what a request may hold.
+    const bool over_limit = !read_error && header_bytes > options.max_header_bytes;
+    if (read_error || over_limit) {
         if (read_error == beast::error::timeout) {
             m.dropped_slow_clients.inc();
         }
         // Nobody to answer unless the bytes themselves were the problem.
-        const bool too_large = read_error == bhttp::error::header_limit;
+        const bool too_large = over_limit || read_error == bhttp::error::header_limit;
         const bool malformed =
             read_error.category() == make_error_code(bhttp::error::bad_target).category() &&
             read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message &&
@@ -828,6 +831,22 @@ server::~server() {
     }
 }
 
+namespace {
+
+// SO_REUSEPORT lets any process of the same user bind the port too: a second instance started
+// by mistake would silently take a share of the connections (and, on its own data directory,
+// answer from another database). A plain bind first proves that nobody listens there; with
+// SO_REUSEADDR, so that connections of a previous run still in TIME_WAIT do not count. Throws
+// the bind's error ("Address already in use"), which start-up reports as exit 1.
+void ensure_no_listener_on(const tcp::endpoint& endpoint, asio::io_context& context) {
+    tcp::acceptor probe(context);
+    probe.open(endpoint.protocol());
+    probe.set_option(asio::socket_base::reuse_address(true));
+    probe.bind(endpoint);
+}
+
+}  // namespace
+
 std::uint16_t server::port() const {
     return state_->bound_port;
 }
@@ -852,6 +871,9 @@ std::vector<std::size_t> server::connections_per_loop() const {
 void server::start() {
     const auto address = asio::ip::make_address(state_->options.host);
     std::uint16_t port = state_->options.port;
+    if (port != 0) {
+        ensure_no_listener_on(tcp::endpoint(address, port), state_->loops.front()->context);
+    }
     for (auto& loop : state_->loops) {
         auto& acceptor = *loop->acceptor;
         const tcp::endpoint endpoint(address, port);
