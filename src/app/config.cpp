@@ -5,6 +5,7 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
@@ -327,6 +328,21 @@ void add_db_options(CLI::App& cli, db::options& db, std::deque<seconds_setting>&
         ->envname("MIGRATE");
 }
 
+// CLI11 names a negatable flag `--migrate,--no-migrate{false}`, which reads as "default false";
+// the help shows the names alone and says the default in the description.
+class settings_formatter : public CLI::Formatter {
+public:
+    std::string make_option_name(const CLI::Option* opt, bool is_positional) const override {
+        std::string name = CLI::Formatter::make_option_name(opt, is_positional);
+        for (auto open = name.find('{'); open != std::string::npos; open = name.find('{', open)) {
+            const auto close = name.find('}', open);
+            if (close == std::string::npos) break;
+            name.erase(open, close - open + 1);
+        }
+        return name;
+    }
+};
+
 }  // namespace
 
 std::string database_url(const config& cfg) {
@@ -343,6 +359,7 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     cfg.threads = default_thread_count();
 
     CLI::App cli{"orders-service: an order management HTTP service", std::string(k_program)};
+    cli.formatter(std::make_shared<settings_formatter>());  // before the subcommands copy it
     cli.set_version_flag("--version", std::string(k_program) + " " ORDERS_VERSION);
     cli.require_subcommand(0, 1);
     cli.fallthrough();  // settings may come after the subcommand: `orders-service serve --port 9000`
@@ -397,7 +414,7 @@ parse_result parse_command_line(int argc, const char* const* argv, std::ostream&
     // subcommand); `orders-service serve --help` would otherwise list none of them.
     const std::function<std::string()> settings_help = [&cli] {
         return "Settings (a flag before or after the subcommand, or its environment variable):\n" +
-               CLI::Formatter().make_groups(&cli, CLI::AppFormatMode::Normal);
+               settings_formatter().make_groups(&cli, CLI::AppFormatMode::Normal);
     };
     for (auto* sub : {serve, healthcheck, token, migrate}) sub->footer(settings_help);
 
