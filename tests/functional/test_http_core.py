@@ -189,6 +189,28 @@ def test_header_limit_is_configurable(service_factory):
         assert harness.read_response(s).status == 431
 
 
+def test_header_limit_counts_the_request_line_and_the_fields_together(service_factory):
+    svc = service_factory(env={"MAX_HEADER_BYTES": "2048"})
+
+    def request_of(total: int) -> bytes:
+        # A 1,200-byte request line and fields that fill the rest: each part alone is under
+        # the limit, so only the sum can refuse it.
+        line = b"GET /health?pad=" + b"u" * (1200 - len(b"GET /health?pad= HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
+        fields_without_pad = b"Host: x\r\nX-Pad: \r\n\r\n"
+        request = line + b"Host: x\r\nX-Pad: " + b"h" * (total - len(line) - len(fields_without_pad)) + b"\r\n\r\n"
+        assert len(line) == 1200 and len(request) == total
+        return request
+
+    with harness.connect(svc.port) as s:
+        s.sendall(request_of(2048))
+        assert harness.read_response(s).status == 200
+    with harness.connect(svc.port) as s:
+        s.sendall(request_of(2049))
+        r = harness.read_response(s)
+        assert r.status == 431
+        assert json.loads(r.body)["type"] == "headers_too_large"
+
+
 def test_body_limit_is_configurable(service_factory):
     svc = service_factory(env={"MAX_BODY_BYTES": "10"})
     with harness.connect(svc.port) as s:
@@ -510,6 +532,9 @@ def test_help_lists_every_setting_with_env_and_default(command):
         assert line, env
         if default is not None:
             assert f"={default} " in line, line
+    # The negatable flag reads as two names, not `--no-migrate{false}` (which looks like a default).
+    migrate = next(l for l in out.stdout.splitlines() if "(Env:MIGRATE)" in l)
+    assert "--migrate,--no-migrate" in migrate and "{" not in migrate, migrate
 
 
 @pytest.mark.parametrize("env,args", [
@@ -555,6 +580,21 @@ def test_healthcheck_subcommand(service):
     down = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(harness.free_port())})
     assert down.returncode == 1
     assert time.monotonic() - started < 5
+
+
+def test_a_second_instance_on_the_same_port_exits_1_and_the_first_keeps_serving(service, tmp_path):
+    """The listeners use SO_REUSEPORT, which would let a second process of the same user share
+    the port and silently take part of the traffic; it must refuse to start instead."""
+    second = harness.start_service(tmp_path / "second", env={"PORT": str(service.port)}, wait_ready=False)
+    try:
+        assert second.wait(10) == 1
+        assert "Address already in use" in second.stderr()
+    finally:
+        if second.running():
+            second.stop()
+    with requests.Session() as http:
+        for _ in range(20):
+            assert http.get(service.url("/health"), timeout=5).status_code == 200
 
 
 def test_healthcheck_gives_up_after_2_seconds_on_a_silent_server():
