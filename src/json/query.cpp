@@ -4,7 +4,7 @@
 
 namespace svc::json {
 
-std::optional<std::vector<query_parameter>> split_query(std::string_view raw) {
+std::optional<std::vector<query_parameter>> split_query(const std::string& raw) {
     std::vector<query_parameter> out;
     if (raw.empty()) return out;
     auto parsed = boost::urls::parse_query(raw);
