@@ -60,6 +60,9 @@ constexpr std::size_t k_read_chunk = 4096;
 constexpr auto k_linger_time = std::chrono::seconds(2);
 constexpr std::size_t k_linger_bytes = std::size_t{4} * 1024 * 1024;
 constexpr std::string_view k_unmatched_route = "unmatched";
+// RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before a request line
+// (some clients send a CRLF after a POST body). Up to this many are ignored per request.
+constexpr int k_ignored_empty_lines = 2;
 
 struct http_metrics {
     obs::counter_family& requests;
@@ -440,10 +443,29 @@ private:
     phase phase_ = phase::idle;
 };
 
+// The length of the empty line (CRLF, or a bare LF) at the start of `buffer`, 0 when it starts
+// otherwise, nullopt when it holds a lone CR and the next byte decides.
+std::optional<std::size_t> leading_empty_line(const beast::flat_buffer& buffer) {
+    const auto* bytes = static_cast<const char*>(buffer.data().data());
+    const std::string_view start(bytes, std::min<std::size_t>(buffer.size(), 2));
+    if (start == "\r") return std::nullopt;
+    if (start == "\r\n") return 2;
+    if (start.starts_with('\n')) return 1;
+    return 0;
+}
+
 asio::awaitable<void> session::run() {
     const auto& options = state_->options;
+    int empty_lines = 0;
     while (true) {
-        if (buffer_.size() == 0) {
+        const auto empty_line =
+            buffer_.size() == 0 ? std::optional<std::size_t>(0) : leading_empty_line(buffer_);
+        if (empty_line && *empty_line > 0 && empty_lines < k_ignored_empty_lines) {
+            buffer_.consume(*empty_line);
+            ++empty_lines;
+            continue;
+        }
+        if (!empty_line || buffer_.size() == 0) {
             // Shutdown began and nothing more has arrived: nothing is owed, close.
             if (draining()) break;
             // Waiting for the next request: the idle timeout applies until its first byte.
@@ -454,12 +476,14 @@ asio::awaitable<void> session::run() {
                 break;  // includes on_drain() cancelling an idle connection
             }
             buffer_.commit(n);
+            continue;
         }
         // Bytes of a request are here — read before shutdown began, or pipelined behind the
         // request just answered: serve it. (A header still incomplete when shutdown began is
         // cut short by on_drain().)
         phase_ = phase::reading_header;
         if (!co_await serve_one()) break;
+        empty_lines = 0;
     }
     boost::system::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -531,6 +555,13 @@ asio::awaitable<bool> session::serve_one() {
     x.body_pending = !parser_->is_done();
     parser_->body_limit(options.max_body_bytes);
     x.keep_alive = beast_request.keep_alive();
+
+    // RFC 9112 §6.3: with a Transfer-Encoding that does not end in chunked the body has no
+    // length the server can know; Beast reads such a request as bodiless, so its body would be
+    // parsed as the next request (smuggling). Refused, and the connection closed.
+    if (beast_request.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked()) {
+        co_return co_await answer_and_close(x, problem_error(400, "Unsupported Transfer-Encoding").get());
+    }
 
     if (!split_target(req.target, req.path, req.query)) {
         co_return co_await reject(x, problem_error(400, "Malformed request target").get());

@@ -142,6 +142,48 @@ def test_http_1_0_without_keep_alive_is_closed(service):
         assert harness.closed_by_peer(s, 2)
 
 
+def bytes_until_close(sock: socket.socket, timeout: float = 5) -> bytes:
+    sock.settimeout(timeout)
+    rest = bytearray()
+    while chunk := sock.recv(65536):
+        rest += chunk
+    return bytes(rest)
+
+
+def test_empty_lines_before_a_request_are_ignored(service):
+    """RFC 9112 §2.2: old clients send a CRLF after a POST body; up to two empty lines before a
+    request line are skipped — after an answered body, after a refused one, at the start."""
+    refused = (b"POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: 12\r\n\r\n{\"items\":[]}\r\n")
+    answered = b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}\r\n"
+    with harness.connect(service.port) as s:
+        s.sendall(b"\r\n" + refused + answered + b"\n" + harness.get_request(extra="Connection: close\r\n"))
+        buf = bytearray()
+        assert [harness.read_response(s, buf).status for _ in range(3)] == [401, 200, 200]
+        assert bytes(buf) + bytes_until_close(s) == b""  # no answer to the empty lines themselves
+
+
+def test_more_than_two_empty_lines_before_a_request_are_400(service):
+    with harness.connect(service.port) as s:
+        s.sendall(b"\r\n\r\n\r\n" + harness.get_request())
+        r = harness.read_response(s)
+        assert r.status == 400 and r.headers["connection"].lower() == "close"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "identity", "chunked, gzip"])
+def test_a_transfer_encoding_not_ending_in_chunked_is_400_and_closes(service, coding):
+    """RFC 9112 §6.3: such a body has no knowable length. Read as bodiless, the body would be
+    served as a request of its own (request smuggling)."""
+    with harness.connect(service.port) as s:
+        s.sendall(b"POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n\r\n" % coding.encode()
+                  + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        buf = bytearray()
+        r = harness.read_response(s, buf)
+        assert r.status == 400 and json.loads(r.body)["type"] == "bad_request"
+        assert r.headers["connection"].lower() == "close"
+        assert bytes(buf) + bytes_until_close(s) == b""  # /smuggled is never answered
+
+
 # ---- limits ----
 
 @pytest.mark.parametrize("path, length, status, problem_type", [
