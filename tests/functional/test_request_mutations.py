@@ -68,7 +68,9 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
                     end += 1
                 data[colon + 1:end] = rng.choice(EDGE_VALUES)
         else:
-            data[at:at] = rng.choice([b"\r\n", b"\n", b"\x00", b" ", b"%", b"%zz", b"\\", b'"'])
+            data[at:at] = rng.choice([b"\r\n", b"\n", b"\x00", b" ", b"%", b"%zz", b"\\", b'"',
+                                      b"\r\nTransfer-Encoding: chunked", b"\r\nTransfer-Encoding: gzip",
+                                      b"\r\nContent-Length: 0", b"\r\nExpect: 100-continue"])
     return bytes(data)
 
 
