@@ -443,12 +443,12 @@ private:
     phase phase_ = phase::idle;
 };
 
-// The length of the empty line (CRLF, or a bare LF) at the start of `buffer`, 0 when it starts
-// otherwise, nullopt when it holds a lone CR and the next byte decides.
+// The length of the empty line (CRLF, or a bare LF) at the start of `buffer`, 0 when a request
+// line starts there; nullopt when the buffer is empty or holds a lone CR: more bytes decide.
 std::optional<std::size_t> leading_empty_line(const beast::flat_buffer& buffer) {
     const auto* bytes = static_cast<const char*>(buffer.data().data());
     const std::string_view start(bytes, std::min<std::size_t>(buffer.size(), 2));
-    if (start == "\r") return std::nullopt;
+    if (start.empty() || start == "\r") return std::nullopt;
     if (start == "\r\n") return 2;
     if (start.starts_with('\n')) return 1;
     return 0;
@@ -458,14 +458,13 @@ asio::awaitable<void> session::run() {
     const auto& options = state_->options;
     int empty_lines = 0;
     while (true) {
-        const auto empty_line =
-            buffer_.size() == 0 ? std::optional<std::size_t>(0) : leading_empty_line(buffer_);
+        const auto empty_line = leading_empty_line(buffer_);
         if (empty_line && *empty_line > 0 && empty_lines < k_ignored_empty_lines) {
             buffer_.consume(*empty_line);
             ++empty_lines;
             continue;
         }
-        if (!empty_line || buffer_.size() == 0) {
+        if (!empty_line) {
             // Shutdown began and nothing more has arrived: nothing is owed, close.
             if (draining()) break;
             // Waiting for the next request: the idle timeout applies until its first byte.

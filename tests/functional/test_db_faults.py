@@ -6,6 +6,7 @@ request under load is GET /ready (one round trip through the pool on every call)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -393,6 +394,22 @@ def make_product(svc, product_id: str, stock: int) -> None:
     assert r.status_code == 201, r.text
 
 
+@contextlib.contextmanager
+def service_with_a_locked_product(cluster: Cluster, service_factory, product_id: str, lock_seconds: float,
+                                  **env):
+    """A ready service on `cluster` (pg_env plus `env`) with `product_id` in stock (10), whose
+    row lock another session takes on entry and holds for `lock_seconds`; exit waits for it."""
+    svc = service_factory(env=pg_env(cluster, **env))
+    wait_until_ready(svc, 10)
+    make_product(svc, product_id, stock=10)
+    locker = lock_product(cluster, product_id, lock_seconds)
+    try:
+        time.sleep(0.5)  # the lock is held before the test sends anything
+        yield svc
+    finally:
+        locker.wait(timeout=30)
+
+
 def buy(svc, user: str, product_id: str, quantity: int) -> requests.Response:
     return requests.post(svc.url("/orders"), headers=bearer(user), timeout=30,
                          json={"items": [{"product_id": product_id, "quantity": quantity}]})
@@ -408,18 +425,11 @@ def test_a_create_stuck_on_a_lock_is_503_and_rolled_back_by_the_default_statemen
     """By default (DB_STATEMENT_TIMEOUT_MS=5000) the server ends the stuck statement itself, so
     the 503 is true: nothing commits once the lock is free. (Without a server-side timeout the
     client-side bound fired at 30 s instead, answered 503, and the queued COMMIT then ran.)"""
-    svc = service_factory(env=pg_env(cluster))
-    wait_until_ready(svc, 10)
     product = "locked-default"
-    make_product(svc, product, stock=10)
-    locker = lock_product(cluster, product, 7)
-    try:
-        time.sleep(0.5)
+    with service_with_a_locked_product(cluster, service_factory, product, 7) as svc:
         started = time.monotonic()
         r = buy(svc, "stuck-buyer", product, 3)
         waited = time.monotonic() - started
-    finally:
-        locker.wait(timeout=30)
     assert r.status_code == 503, r.text
     assert r.json()["type"] == "unavailable"
     assert "Retry-After" in r.headers
@@ -433,20 +443,14 @@ def test_a_create_cut_off_at_shutdown_does_not_commit_when_the_lock_frees(cluste
     connection closes, but the create's COMMIT is already queued on the server. The backend
     notices the closed connection (client_connection_check_interval, 1 s) and rolls back
     before the lock frees, instead of committing an order nobody was told about."""
-    svc = service_factory(env=pg_env(cluster, SHUTDOWN_GRACE_SECONDS=1, DB_STATEMENT_TIMEOUT_MS=0))
-    wait_until_ready(svc, 10)
     product = "locked-shutdown"
-    make_product(svc, product, stock=10)
-    locker = lock_product(cluster, product, 5)
-    try:
-        time.sleep(0.5)
+    with service_with_a_locked_product(cluster, service_factory, product, 5,
+                                       SHUTDOWN_GRACE_SECONDS=1, DB_STATEMENT_TIMEOUT_MS=0) as svc:
         buyer, outcome = request_in_background(lambda: buy(svc, "cut-off-buyer", product, 3))
         time.sleep(0.5)
         svc.signal()
         assert svc.wait(timeout=10) == 0
         buyer.join(timeout=10)
-    finally:
-        locker.wait(timeout=30)
     assert outcome and outcome[0] != 201, outcome
     assert orders_of(cluster, "cut-off-buyer") == 0
     assert cluster.sql(f"SELECT stock FROM products WHERE id = '{product}'") == "10"
