@@ -5,16 +5,22 @@
 
 namespace svc::app {
 
-// `serve`: config → [database open + migrate] → [authenticator] → route table → listen →
-// run until SIGTERM/SIGINT → graceful shutdown. 0 after a clean shutdown, 1 when start-up
-// fails (the reason is logged).
+// `serve`, in this order: logging and process metrics → event loops → authentication (the
+// JWT verifier; a bad key setting returns 2 before the database is touched) → database
+// (migrate, or check the schema under --no-migrate; open the pool or the SQLite workers;
+// failure returns 1) → order store, route table, Idempotency-Key purge on loop 0 → listen
+// (cannot bind: 1) → serve until SIGTERM/SIGINT. Then /ready turns 503, the server drains
+// for at most the shutdown grace, the database closes, and serve returns 0; a second signal
+// stops the loops at once, also with 0. Every failure is one `critical` log line.
 int serve(const config& cfg);
 
-// `healthcheck`: 0 iff GET /health on cfg.http.host:port answers 200 within 2 s, else 1.
+// `healthcheck`: 0 iff GET /health on cfg.http.host:port (a wildcard host is probed on
+// loopback) answers 200 within 2 s; else 1 with one line on stderr.
 int healthcheck(const config& cfg);
 
-// `migrate`: applies pending migrations to DATABASE_URL (docs/DATABASE.md). 0 when the
-// schema is current afterwards, 1 when it cannot be (the reason is logged).
+// `migrate`: applies pending migrations to DATABASE_URL (docs/DATABASE.md), whatever
+// MIGRATE says. 0 when the schema is current afterwards, 1 when it cannot be (unreachable
+// database, failed migration, schema newer than this binary; the reason is logged).
 int migrate(const config& cfg);
 
 // `version`: prints "orders-service <version>".

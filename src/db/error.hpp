@@ -2,10 +2,13 @@
 // Typed database errors. Both backends (PostgreSQL SQLSTATEs, SQLite extended result codes)
 // are mapped to `db::errc` inside src/db; nothing outside db/ ever sees a SQLSTATE string.
 //
-// Tiering: every database call reports a failure by throwing `db::error`. Callers catch it
-// where a code is an expected business outcome (unique_violation on a duplicate product id,
-// check_violation on a stock decrement) and let the rest propagate; `is_unavailable()` says
-// whether the API should answer 503 `unavailable` with Retry-After.
+// Every database call reports a failure by throwing `db::error`; callers decide by its
+// predicates, not by SQLSTATE. `is_unavailable()`: the database cannot serve right now — the
+// API answers 503 `unavailable` with Retry-After. `is_retryable()`: the whole transaction may
+// be run again (the order stores retry it a few times, then answer like an outage). Anything
+// else is a bug (bad SQL, a violated schema constraint the code should have prevented) and is
+// answered 500. No caller treats a code as a business outcome: a duplicate product id and
+// missing stock are decided in SQL and returned as values (orders/store.hpp).
 
 #include <cstdint>
 #include <stdexcept>
@@ -22,9 +25,10 @@ enum class errc : std::uint8_t {
     not_null_violation,     // 23502 / SQLITE_CONSTRAINT_NOTNULL
     serialization_failure,  // 40001: retry the whole transaction
     deadlock,               // 40P01: retry the whole transaction
-    lock_not_available,     // 55P03 (lock_timeout, NOWAIT)
+    lock_not_available,     // 55P03 (lock_timeout, NOWAIT; the service uses neither)
     statement_timeout,      // 57014: the server cancelled the statement (DB_STATEMENT_TIMEOUT_MS)
-    connection_lost,        // the server went away, could not be reached, or a client deadline expired
+    connection_lost,        // PostgreSQL: class 08, 57P01-03, 53300, or the connection broke or hit
+                            // its client-side deadline; SQLite: cannot open, I/O error, disk full
     pool_timeout,           // no connection became free within DB_POOL_TIMEOUT
     busy,                   // SQLite: the database stayed locked past the busy timeout
     shutting_down,          // the pool is closed
@@ -45,7 +49,9 @@ public:
     errc code() const { return code_; }
     // Name of the violated constraint ("products_pkey", "products_stock_check"), or empty.
     const std::string& constraint() const { return constraint_; }
-    // For a pipeline: the index of the statement that failed, counting from 0; -1 otherwise.
+    // The index of the failing statement among the call's statements, counting from 0 (a
+    // single execute is statement 0); -1 when no statement failed (connect, pool, a broken
+    // connection). pg::lease::transaction counts its own BEGIN as -1 and COMMIT as size().
     int statement_index() const { return statement_index_; }
     // The same error, reported for another statement index (e.g. counting from a caller's
     // first statement rather than from a BEGIN the library added).
