@@ -1,8 +1,8 @@
 // A prepared single-row SELECT through pg::pool: BENCH_CALLERS (64) coroutines on ONE event
 // loop (as pgbench -j1 uses one thread), each acquiring a lease, running the statement and
 // returning the lease, in a loop. Reports requests/s and the p50/p99 latency of one
-// checkout + round trip. The table is pg-limit's (shared/bench/pglimit), so pgbench can run
-// the very same statement: see bench/db/compare-pgbench.
+// checkout + round trip. The table is the benchmark kit's reference schema (loaded by
+// bench/db/compare-pgbench), so pgbench can run the very same statement.
 //
 // Environment: BENCH_DATABASE_URL (else TEST_DATABASE_URL), BENCH_CALLERS (64). The pool
 // size is the benchmark argument (20 = DB_POOL_SIZE's default, 64 = one connection per caller).

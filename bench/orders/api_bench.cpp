@@ -17,7 +17,7 @@
 namespace svc::api {
 namespace {
 
-// shared/bench's create_order body: two items.
+// The end-to-end benchmark's create_order body: two items.
 const std::string k_create_body =
     R"({"items": [{"product_id": "p17", "quantity": 2}, {"product_id": "p71", "quantity": 1}]})";
 

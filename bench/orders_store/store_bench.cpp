@@ -1,9 +1,9 @@
 // Throughput of the order stores themselves — no HTTP — on the benchmark's data shape
-// (shared/bench/seed-data: p1..p100 with ample stock, 2000 orders of 1-3 items over
-// user1..user50). Each iteration runs k_concurrency workers at once over 2 event loops (like
+// (as the end-to-end benchmark seeds it: p1..p100 with ample stock, 2000 orders of 1-3 items
+// over user1..user50). Each iteration runs k_concurrency workers at once over 2 event loops (like
 // wrk's 64 connections), each making k_ops_per_worker calls; items/s is calls per second.
 //   BENCH_DATABASE_URL (or TEST_DATABASE_URL): PostgreSQL; the PostgreSQL cases skip without it.
-//   build/<you>/bench/orders_store/orders_store_bench --benchmark_min_time=3
+//   build/release/bench/orders_store/orders_store_bench --benchmark_min_time=3
 #include <cstdlib>
 #include <memory>
 #include <mutex>
