@@ -87,8 +87,9 @@ inline constexpr json::field_rule k_items_rule{
 
 struct order_create_body {
     // Accepted for compatibility: equal to the token's sub it is ignored; otherwise the
-    // order is created for that user, which needs admin.
-    std::optional<json::string_or_integer> user_id;
+    // order is created for that user, which needs admin. A string, like `sub`: a number here
+    // breaks the schema (422) before the admin rule is looked at.
+    std::optional<std::string> user_id;
     std::vector<item_body> items;
 
     static constexpr std::string_view k_schema_name = "OrderCreate";
@@ -96,7 +97,7 @@ struct order_create_body {
         {.field = "user_id",
          .min_length = 1,
          .max_length = lim::k_user_id_max_length,
-         .description = "Optional; a string or an integer, compared as text with the token's sub."},
+         .description = "Optional; compared with the token's sub, another user needs admin."},
         k_items_rule,
     };
 };

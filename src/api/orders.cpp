@@ -42,7 +42,7 @@ std::string create_fingerprint(const orders::actor& who, const order_create_body
     lines.reserve(body.items.size());
     for (const auto& item : body.items) lines.emplace_back(item.product_id, item.quantity);
     std::ranges::sort(lines);
-    std::string canonical = "owner=" + (body.user_id ? body.user_id->text : who.subject) + "\n";
+    std::string canonical = "owner=" + (body.user_id.value_or(who.subject)) + "\n";
     for (const auto& [product_id, quantity] : lines) {
         canonical.append(product_id).append(":").append(std::to_string(quantity)).append("\n");
     }
@@ -107,7 +107,7 @@ boost::asio::awaitable<http::response> create_order(orders::service& service, ht
             .render_refused = &render_refusal,
         };
     }
-    if (body.user_id) command.user_id = std::move(body.user_id->text);
+    if (body.user_id) command.user_id = std::move(body.user_id);
     command.items = to_items(std::move(body.items));
 
     auto outcome = co_await service.create_order(who, std::move(command));

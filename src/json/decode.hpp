@@ -215,18 +215,6 @@ std::optional<T> read(reader& r, const boost::json::value& v, const field_rule* 
             return std::nullopt;
         }
         return v.get_bool();
-    } else if constexpr (std::is_same_v<T, string_or_integer>) {
-        if (v.is_string()) {
-            auto text = read_string(r, v, rule);
-            if (!text) return std::nullopt;
-            return string_or_integer{std::move(*text)};
-        }
-        if (v.is_int64() || v.is_uint64()) {
-            std::string text = v.is_int64() ? std::to_string(v.get_int64()) : std::to_string(v.get_uint64());
-            return string_or_integer{std::move(text)};
-        }
-        r.fail("Input should be a valid string or integer", "string_or_integer_type");
-        return std::nullopt;
     } else if constexpr (described_enum<T>) {
         if (!v.is_string()) {
             r.fail("Input should be a valid string", "string_type");

@@ -1,6 +1,6 @@
 #pragma once
 // Described struct → JSON. Members in declaration order; std::optional → null when empty;
-// described enums → their enumerator name; string_or_integer → its text.
+// described enums → their enumerator name.
 //
 //     std::string text = json::to_text(view);
 //
@@ -47,8 +47,6 @@ void append_value(std::string& out, const T& v) {
         out += v ? "true" : "false";
     } else if constexpr (std::is_same_v<T, std::int64_t>) {
         append_integer(out, v);
-    } else if constexpr (std::is_same_v<T, string_or_integer>) {
-        append_quoted(out, v.text);
     } else if constexpr (described_enum<T>) {
         append_quoted(out, enumerator_name(v));
     } else if constexpr (is_optional<T>::value) {

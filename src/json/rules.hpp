@@ -23,7 +23,6 @@
 //   std::string → JSON string (no NUL, valid UTF-8); std::int64_t → JSON integer, strictly
 //   (no "2", 1.5, 1.0 or true); bool → JSON boolean; std::vector<T> → array;
 //   a described struct → object; a described enum → one of its enumerator names;
-//   json::string_or_integer → a string, or an integer taken as its decimal text;
 //   std::optional<T> → the member may be absent (or null); every other member is required.
 // Unknown members of an object are ignored.
 
@@ -70,13 +69,6 @@ struct field_rule {
     std::optional<std::int64_t> default_integer{};  // documentation: the value used when absent
     std::string_view format{};                      // documentation: "date-time", "uuid", ...
     std::string_view description{};                 // documentation
-};
-
-// A JSON value that may be a string or an integer, kept as text: 1 and "1" both give "1".
-// (POST /orders accepts `user_id` either way and compares it as text with the token's sub.)
-struct string_or_integer {
-    std::string text;
-    friend bool operator==(const string_or_integer&, const string_or_integer&) = default;
 };
 
 template <class T>

@@ -4,7 +4,7 @@
 // What the decoder accepts, the schema allows, and the other way round:
 //   std::string → string (minLength, maxLength, pattern, format); std::int64_t → integer
 //   (minimum, maximum, default); bool → boolean; std::vector<T> → array (minItems, maxItems);
-//   json::string_or_integer → string or integer; a described enum → its enumerator names;
+//   a described enum → its enumerator names;
 //   a described struct → a named component, `required` = its non-optional members;
 //   std::optional<T> → T or null, not required (the decoder treats null as absent, the
 //   encoder writes an empty one as null).
@@ -141,8 +141,6 @@ boost::json::value schema_for(boost::json::object& components, const json::field
         } else if constexpr (std::is_same_v<T, std::int64_t>) {
             schema["type"] = "integer";
             schema["format"] = "int64";
-        } else if constexpr (std::is_same_v<T, json::string_or_integer>) {
-            schema["type"] = boost::json::array{"string", "integer"};
         } else if constexpr (jd::described_enum<T>) {
             boost::json::array names;
             boost::mp11::mp_for_each<boost::describe::describe_enumerators<T>>([&](auto d) {

@@ -70,13 +70,23 @@ def test_unknown_product_is_a_business_error_naming_it(admin, alice):
     assert admin.product(known["id"])["stock"] == 3
 
 
-def test_user_id_equal_to_sub_is_ignored_and_numbers_compare_as_text(orders_server, admin):
+def test_user_id_equal_to_sub_is_ignored(admin, alice):
     p = admin.make_product()
+    order = alice.make_order([{"product_id": p["id"], "quantity": 1}], user_id=alice.sub)
+    assert order["user_id"] == alice.sub
+
+
+def test_user_id_that_breaks_the_schema_is_422_before_the_admin_rule(orders_server, admin, alice):
+    """A number is not a string (no coercion), so the body is refused as invalid — never as
+    forbidden, which would tell a non-admin something about a body the service cannot read."""
+    p = admin.make_product(stock=5)
+    items = [{"product_id": p["id"], "quantity": 1}]
+    assert error_locs(alice.post("/orders", {"user_id": 7, "items": items})) == [("body", "user_id")]
     numeric = client_for(orders_server, str(100000 + int(unique("")[-6:], 16)))
-    order = numeric.make_order([{"product_id": p["id"], "quantity": 1}], user_id=int(numeric.sub))
-    assert order["user_id"] == numeric.sub
-    order = numeric.make_order([{"product_id": p["id"], "quantity": 1}], user_id=numeric.sub)
-    assert order["user_id"] == numeric.sub
+    same_as_sub = numeric.post("/orders", {"user_id": int(numeric.sub), "items": items})
+    assert error_locs(same_as_sub) == [("body", "user_id")]
+    assert error_locs(admin.post("/orders", {"user_id": 7, "items": items})) == [("body", "user_id")]
+    assert admin.product(p["id"])["stock"] == 5
 
 
 def test_ordering_for_someone_else_needs_admin(admin, alice, bob):

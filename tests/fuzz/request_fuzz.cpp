@@ -67,7 +67,7 @@ void check_body(std::uint8_t kind, std::string_view text) {
         case 0:
             if (auto r = json::decode_body<api::order_create_body>(text); auto* body = std::get_if<0>(&r)) {
                 check_items(body->items);
-                if (body->user_id) require(!body->user_id->text.empty());
+                if (body->user_id) require(within_code_points(*body->user_id, 1, lim::k_user_id_max_length));
             }
             break;
         case 1:

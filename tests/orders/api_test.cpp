@@ -218,8 +218,6 @@ boost::json::value to_value(const T& v) {
         return boost::json::value(boost::json::string_view(v));
     } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, bool>) {
         return boost::json::value(v);
-    } else if constexpr (std::is_same_v<T, json::string_or_integer>) {
-        return boost::json::value(boost::json::string_view(v.text));
     } else if constexpr (json::detail::described_enum<T>) {
         return boost::json::value(boost::json::string_view(json::detail::enumerator_name(v)));
     } else if constexpr (json::detail::is_optional<T>::value) {
