@@ -21,11 +21,17 @@ std::optional<std::vector<query_parameter>> split_query(const std::string& raw) 
 
 namespace detail {
 
-const query_parameter* find_parameter(const std::vector<query_parameter>& parameters, std::string_view name) {
+parameter_lookup find_parameter(const std::vector<query_parameter>& parameters, std::string_view name) {
+    parameter_lookup found;
     for (const auto& parameter : parameters) {
-        if (parameter.name == name) return &parameter;
+        if (parameter.name != name) continue;
+        if (found.first != nullptr) {
+            found.repeated = true;
+            break;
+        }
+        found.first = &parameter;
     }
-    return nullptr;
+    return found;
 }
 
 std::optional<std::string> read_text_parameter(reader& r, const std::string& value, const field_rule* rule) {

@@ -3,8 +3,9 @@
 // locations are {"query", "<name>"}. Every member of a query struct must be std::optional
 // (a parameter is never required); values are text, so integers are parsed strictly from
 // decimal text ("10"; not "1e1", " 10" or "10.0"), enums by name, strings as given (valid
-// UTF-8 without NUL). Unknown parameters are ignored; when a parameter repeats, the first
-// occurrence counts.
+// UTF-8 without NUL). Unknown parameters are ignored. A known parameter given twice
+// (`limit=1&limit=500`) is an issue of its own ("repeated"), whatever its values: taking the
+// first or the last would let a gateway and the service each act on a different request.
 //
 //     auto result = json::decode_query<order_list_query>(request.query);
 //     malformed → 400 (broken percent-encoding), invalid → 422.
@@ -34,7 +35,12 @@ std::optional<std::vector<query_parameter>> split_query(const std::string& raw);
 
 namespace detail {
 
-const query_parameter* find_parameter(const std::vector<query_parameter>& parameters, std::string_view name);
+// The first parameter called `name` (null: none), and whether another one follows it.
+struct parameter_lookup {
+    const query_parameter* first = nullptr;
+    bool repeated = false;
+};
+parameter_lookup find_parameter(const std::vector<query_parameter>& parameters, std::string_view name);
 std::optional<std::string> read_text_parameter(reader& r, const std::string& value, const field_rule* rule);
 
 template <class T>
@@ -69,12 +75,16 @@ decode_result<T> decode_query(const std::string& raw) {  // see split_query: not
     boost::mp11::mp_for_each<detail::members_of<T>>([&](auto d) {
         using member_type = std::remove_cvref_t<decltype(out.*d.pointer)>;
         static_assert(detail::is_optional<member_type>::value, "query parameters are optional members");
-        const auto* parameter = detail::find_parameter(*parameters, d.name);
-        if (parameter == nullptr) return;
+        const auto found = detail::find_parameter(*parameters, d.name);
+        if (found.first == nullptr) return;
         r.enter(std::string(d.name));
-        out.*d.pointer = detail::read_parameter<typename member_type::value_type>(
-            r, parameter->value, rule_for<T>(d.name)
-        );
+        if (found.repeated) {
+            r.fail("Parameter should be given once", "repeated");
+        } else {
+            out.*d.pointer = detail::read_parameter<typename member_type::value_type>(
+                r, found.first->value, rule_for<T>(d.name)
+            );
+        }
         r.leave();
     });
     if (!r.ok()) return invalid{r.take_issues()};

@@ -190,6 +190,18 @@ def test_list_query_validation(alice):
         assert_problem(alice.get("/orders", params={"cursor": cursor}), 400, "bad_request")
 
 
+def test_a_repeated_query_parameter_is_422_not_one_of_its_values(admin, alice):
+    """A gateway may act on the last value where the service would act on the first; neither
+    guesses."""
+    p = admin.make_product(stock=5)
+    alice.make_order([{"product_id": p["id"], "quantity": 1}])
+    for query in ("status=pending&status=bogus", "status=pending&status=pending", "limit=1&limit=500",
+                  f"user_id={alice.sub}&user_id={alice.sub}"):
+        r = alice.get(f"/orders?{query}")
+        assert error_locs(r) == [("query", query.split("=")[0])], query
+        assert r.json()["errors"][0]["type"] == "repeated"
+
+
 def test_replace_items_adjusts_stock_and_totals_and_bumps_the_version(admin, alice):
     a = admin.make_product(price_cents=100, stock=10)
     b = admin.make_product(price_cents=30, stock=10)

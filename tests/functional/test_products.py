@@ -155,6 +155,7 @@ def test_list_query_validation(alice):
         r = alice.get("/products", params={"limit": value})
         assert error_locs(r) == [("query", "limit")], (value, r.text)
     assert alice.get("/products", params={"limit": "200"}).status_code == 200
+    assert error_locs(alice.get("/products?limit=1&limit=500")) == [("query", "limit")]
     for cursor in ("%%%", "not-a-cursor!", "AAAA", "bzpzb21ldGhpbmc"):  # the last: an orders cursor
         assert_problem(alice.get("/products", params={"cursor": cursor}), 400, "bad_request")
 

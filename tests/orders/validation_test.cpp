@@ -249,7 +249,6 @@ TEST(Queries, LimitIsAStrictIntegerInRange) {
         return issues_of(json::decode_query<order_list_query>(raw));
     };
     EXPECT_TRUE(q("").empty());
-    EXPECT_TRUE(q("limit=1&limit=abc").empty());  // the first occurrence counts
     EXPECT_EQ(q("limit=abc"), list{"query/limit:int_parsing"});
     EXPECT_EQ(q("limit=1.5"), list{"query/limit:int_parsing"});
     EXPECT_EQ(q("limit=+5"), list{"query/limit:int_parsing"});
@@ -262,6 +261,22 @@ TEST(Queries, LimitIsAStrictIntegerInRange) {
     EXPECT_EQ(std::get<order_list_query>(ok).limit, 200);
     EXPECT_EQ(std::get<order_list_query>(ok).status, orders::order_status::paid);
     EXPECT_EQ(std::get<order_list_query>(ok).user_id, "bob");
+}
+
+TEST(Queries, AKnownParameterGivenTwiceIsRefusedWhateverItsValues) {
+    const auto q = [](const std::string& raw) {
+        return issues_of(json::decode_query<order_list_query>(raw));
+    };
+    EXPECT_EQ(q("limit=1&limit=500"), list{"query/limit:repeated"});
+    EXPECT_EQ(q("limit=1&limit=abc"), list{"query/limit:repeated"});
+    EXPECT_EQ(q("limit=5&limit=5"), list{"query/limit:repeated"});
+    EXPECT_EQ(q("status=pending&status=bogus"), list{"query/status:repeated"});
+    EXPECT_EQ(q("status=pending&limit=2&status=paid"), list{"query/status:repeated"});
+    EXPECT_EQ(
+        q("user_id=a&cursor=x&user_id=a&cursor=y"), (list{"query/cursor:repeated", "query/user_id:repeated"})
+    );
+    EXPECT_EQ(q("user_id=a&user_id"), list{"query/user_id:repeated"});  // a bare name counts too
+    EXPECT_TRUE(q("unknown=1&unknown=2&limit=3").empty());              // unknown ones are ignored
 }
 
 TEST(Queries, StatusMustBeAKnownNameAndTextMustBeValid) {
