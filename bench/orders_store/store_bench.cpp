@@ -13,9 +13,9 @@
 
 #include <benchmark/benchmark.h>
 
-#include "../../tests/orders_store/store_fixture.hpp"
 #include "orders/ids.hpp"
 #include "orders/service.hpp"
+#include "support/store_backends.hpp"
 
 namespace svc::db::store_test {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "test_support.hpp"
+#include "support/auth_tools.hpp"
 #include <sys/stat.h>
 
 namespace svc::auth {

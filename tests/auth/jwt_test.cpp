@@ -13,7 +13,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "test_support.hpp"
+#include "support/auth_tools.hpp"
 
 namespace svc::auth {
 namespace {

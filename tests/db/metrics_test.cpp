@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "db/database.hpp"
-#include "test_support.hpp"
+#include "support/db_support.hpp"
 
 namespace svc::db {
 namespace {

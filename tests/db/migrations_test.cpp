@@ -9,7 +9,7 @@
 
 #include "db/database.hpp"
 #include "db/error.hpp"
-#include "test_support.hpp"
+#include "support/db_support.hpp"
 
 namespace svc::db {
 namespace {

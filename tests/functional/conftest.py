@@ -38,7 +38,7 @@ def _binary_exists():
 @pytest.fixture(scope="session", autouse=True)
 def _responses_match_the_openapi_document(_binary_exists):
     """Every response any test receives through `requests` must be one the binary's own
-    OpenAPI document allows (tests/functional/openapi_check.py); a lie fails that test."""
+    OpenAPI document allows (tests/support/openapi_check.py); a lie fails that test."""
     checker = openapi_check.Checker.from_binary(harness.binary_path())
     undo = checker.install_everywhere()
     yield checker

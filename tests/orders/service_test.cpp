@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "../orders_store/store_fixture.hpp"
 #include "orders/errors.hpp"
+#include "support/store_backends.hpp"
 
 namespace svc::orders {
 namespace {

@@ -1,20 +1,17 @@
-"""The response checker (tests/functional/openapi_check.py) against the real binary's
+"""The response checker (tests/support/openapi_check.py) against the real binary's
 document: it passes the service's real answers and refuses every kind of lie — so a green
 functional suite means the document told the truth."""
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 import requests
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "functional"))
-import openapi_check  # noqa: E402
-from openapi_check import Violation  # noqa: E402
-import service_process  # noqa: E402
-from service_process import started_service  # noqa: E402
+import openapi_check
+from openapi_check import Violation
+import service_process
+from service_process import started_service
 
 JSON = {"Content-Type": "application/json; charset=utf-8", "X-Request-ID": "r1"}
 PROBLEM_404 = b'{"detail":"Order not found","type":"not_found"}'

@@ -1,13 +1,14 @@
 // The SQLite backend on a real temp file: connection settings, work off the loop and back
 // on it, typed errors, transactions, readers concurrent with the writer.
+#include "db/sqlite/database.hpp"
+
 #include <thread>
 
 #include <boost/asio/this_coro.hpp>
 #include <gtest/gtest.h>
 
 #include "db/error.hpp"
-#include "db/sqlite/database.hpp"
-#include "test_support.hpp"
+#include "support/db_support.hpp"
 
 namespace svc::db::sqlite {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "db/error.hpp"
 #include "db/pg/pool.hpp"
-#include "test_support.hpp"
+#include "support/db_support.hpp"
 
 namespace svc::db::pg {
 namespace {

@@ -26,7 +26,6 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "../support/pg_connection.hpp"
 #include "db/database_url.hpp"
 #include "db/migrations.hpp"
 #include "db/orders/pg_order_store.hpp"
@@ -34,6 +33,7 @@
 #include "db/pg/pool.hpp"
 #include "db/sqlite/database.hpp"
 #include "runtime/event_loops.hpp"
+#include "support/pg_connection.hpp"
 
 namespace svc::db::store_test {
 

@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
-#include "../support/pg_connection.hpp"
 #include "db/database_url.hpp"
 #include "runtime/event_loops.hpp"
+#include "support/pg_connection.hpp"
 
 namespace svc::db::test {
 

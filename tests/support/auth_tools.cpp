@@ -1,4 +1,4 @@
-#include "test_support.hpp"
+#include "support/auth_tools.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -50,7 +50,7 @@ boost::json::object run_pyjwt(const boost::json::object& request, const std::fil
     const auto request_file = work_dir / "pyjwt-request.json";
     const auto answer_file = work_dir / "pyjwt-answer.json";
     write_file(request_file, boost::json::serialize(request));
-    run(std::string(ORDERS_PYTHON3) + " '" + ORDERS_AUTH_TEST_DIR + "/mint_tokens.py' < '" +
+    run(std::string(ORDERS_PYTHON3) + " '" + ORDERS_TEST_SUPPORT_DIR + "/mint_tokens.py' < '" +
         request_file.string() + "' > '" + answer_file.string() + "'");
     return boost::json::parse(read_file(answer_file)).as_object();
 }

@@ -2,6 +2,8 @@
 // timeout (never a hang), hand-off to waiters, the connection limit per slice, write
 // admission (max_writers), recovery after pg_terminate_backend, per-loop slices, close(),
 // metrics counts and hooks.
+#include "db/pg/pool.hpp"
+
 #include <optional>
 #include <set>
 #include <thread>
@@ -13,8 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "db/error.hpp"
-#include "db/pg/pool.hpp"
-#include "test_support.hpp"
+#include "support/db_support.hpp"
 
 namespace svc::db::pg {
 namespace {

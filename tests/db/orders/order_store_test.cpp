@@ -26,7 +26,7 @@
 #include "orders/ids.hpp"
 #include "orders/service.hpp"
 #include "orders/store.hpp"
-#include "store_fixture.hpp"
+#include "support/store_backends.hpp"
 
 namespace svc::db::store_test {
 namespace {

@@ -36,7 +36,7 @@ void generate_key_pair(
     const std::filesystem::path& public_pem
 );
 
-// Sends `request` to tests/auth/mint_tokens.py (Debian's python3 with PyJWT) and returns
+// Sends `request` to tests/support/mint_tokens.py (Debian's python3 with PyJWT) and returns
 // its parsed JSON answer; see that script for the request format.
 boost::json::object run_pyjwt(const boost::json::object& request, const std::filesystem::path& work_dir);
 
