@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import stat
 import subprocess
 import time
@@ -53,19 +52,6 @@ def assert_unauthorized(response, detail, token_given=True):
     assert response.json() == {"detail": detail, "type": "unauthorized"}
     expected = 'Bearer error="invalid_token"' if token_given else "Bearer"
     assert response.headers["WWW-Authenticate"] == expected
-
-
-def run_binary(args, env, timeout=20):
-    full_env = dict(os.environ)
-    full_env.update(env)
-    return subprocess.run(
-        [str(harness.binary_path()), *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -163,8 +149,8 @@ def test_dev_secret_and_token_subcommand_work_together(service_factory, tmp_path
     secret = secret_file.read_text().strip()
     assert len(secret) == 64 and all(c in "0123456789abcdef" for c in secret)
 
-    minted = run_binary(["token", "--sub", "alice", "--role", "admin", "--ttl", "120"],
-                        {"DATA_DIR": str(s.data_dir), "JWT_SECRET": ""})
+    minted = harness.run_binary("token", "--sub", "alice", "--role", "admin", "--ttl", "120",
+                                env={"DATA_DIR": str(s.data_dir), "JWT_SECRET": ""})
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
     assert "\n" not in token
@@ -196,7 +182,7 @@ def test_dev_secret_survives_a_restart(service_factory):
 def test_token_subcommand_includes_configured_issuer_and_audience(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "JWT_SECRET": SECRET, "JWT_ISSUER": "https://id.example",
            "JWT_AUDIENCE": "orders"}
-    minted = run_binary(["token", "--sub", "bob"], env)
+    minted = harness.run_binary("token", "--sub", "bob", env=env)
     assert minted.returncode == 0, minted.stderr
     claims = jwt.decode(minted.stdout.strip(), SECRET, algorithms=["HS256"], audience="orders",
                         issuer="https://id.example")
@@ -206,10 +192,10 @@ def test_token_subcommand_includes_configured_issuer_and_audience(tmp_path):
 
 def test_token_subcommand_refuses_bad_input(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "JWT_SECRET": ""}
-    assert run_binary(["token"], env).returncode == 2  # --sub is required
-    r = run_binary(["token", "--sub", "x" * 129], env)
+    assert harness.run_binary("token", env=env).returncode == 2  # --sub is required
+    r = harness.run_binary("token", "--sub", "x" * 129, env=env)
     assert r.returncode == 2 and "1 to 128" in r.stderr
-    assert run_binary(["token", "--sub", "a", "--ttl", "0"], env).returncode == 2
+    assert harness.run_binary("token", "--sub", "a", "--ttl", "0", env=env).returncode == 2
 
 
 # ---- RS256 with an openssl key, and key confusion ----------------------------------------
@@ -234,8 +220,9 @@ def test_rs256_end_to_end_and_hs256_with_the_public_key_is_refused(service_facto
     assert_unauthorized(get(s, USER_ROUTE, token=forged), "Token algorithm is not accepted")
 
     # `token` cannot mint RS256: it says so and exits 2.
-    r = run_binary(["token", "--sub", "a"], {"JWT_SECRET": "", "JWT_ALGORITHMS": "RS256",
-                                               "JWT_PUBLIC_KEY_FILE": str(public_pem), "DATA_DIR": str(tmp_path)})
+    r = harness.run_binary("token", "--sub", "a", env={"JWT_SECRET": "", "JWT_ALGORITHMS": "RS256",
+                                                       "JWT_PUBLIC_KEY_FILE": str(public_pem),
+                                                       "DATA_DIR": str(tmp_path)})
     assert r.returncode == 2 and "HS256" in r.stderr
 
 

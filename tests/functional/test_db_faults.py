@@ -29,19 +29,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SECRET = "functional-test-secret-0123456789abcdef"
 
 
-def run_binary(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 30):
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [str(harness.binary_path()), *args],
-        env=full_env,
-        cwd=str(cwd) if cwd else None,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 # ---- start-up and the schema (SQLite default) ----
 
 
@@ -62,7 +49,7 @@ def test_ready_and_db_metrics_on_the_default_sqlite(service_factory):
 
 
 def test_malformed_database_url_exits_2_in_one_line_without_the_password(tmp_path):
-    result = run_binary("serve", env={"DATABASE_URL": "postgresql://app:hunter2@db:notaport/orders"}, cwd=tmp_path)
+    result = harness.run_binary("serve", env={"DATABASE_URL": "postgresql://app:hunter2@db:notaport/orders"}, cwd=tmp_path)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -72,13 +59,13 @@ def test_malformed_database_url_exits_2_in_one_line_without_the_password(tmp_pat
 
 def test_no_migrate_refuses_a_fresh_database_then_migrate_command_fixes_it(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "PORT": str(harness.free_port()), "HOST": "127.0.0.1"}
-    refused = run_binary("serve", "--no-migrate", env=env, cwd=tmp_path)
+    refused = harness.run_binary("serve", "--no-migrate", env=env, cwd=tmp_path)
     assert refused.returncode == 1
     assert "orders-service migrate" in refused.stdout + refused.stderr
 
-    migrated = run_binary("migrate", env=env, cwd=tmp_path)
+    migrated = harness.run_binary("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    again = run_binary("migrate", env=env, cwd=tmp_path)
+    again = harness.run_binary("migrate", env=env, cwd=tmp_path)
     assert again.returncode == 0
     assert "schema at version 1" in again.stdout + again.stderr
     versions = sqlite3.connect(tmp_path / "orders.db").execute("SELECT version FROM schema_migrations").fetchall()
@@ -91,7 +78,7 @@ def test_unreachable_postgres_at_start_exits_1_at_once_without_the_password(tmp_
     env = {"DATABASE_URL": f"postgresql://orders:hunter2@127.0.0.1:{harness.free_port()}/orders",
            "JWT_SECRET": SECRET, "PORT": str(harness.free_port())}
     started = time.monotonic()
-    result = run_binary("serve", env=env, cwd=tmp_path)
+    result = harness.run_binary("serve", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert time.monotonic() - started < 5
     output = result.stdout + result.stderr
@@ -107,10 +94,10 @@ def test_no_migrate_starts_on_a_current_schema(service_factory, tmp_path):
 
 def test_schema_newer_than_the_binary_refuses_to_start(tmp_path):
     env = {"DATA_DIR": str(tmp_path), "PORT": str(harness.free_port()), "HOST": "127.0.0.1"}
-    assert run_binary("migrate", env=env, cwd=tmp_path).returncode == 0
+    assert harness.run_binary("migrate", env=env, cwd=tmp_path).returncode == 0
     with sqlite3.connect(tmp_path / "orders.db") as db:
         db.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
-    result = run_binary("serve", env=env, cwd=tmp_path)
+    result = harness.run_binary("serve", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "newer" in result.stdout + result.stderr
 

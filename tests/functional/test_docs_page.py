@@ -14,8 +14,6 @@ import subprocess
 import pytest
 import requests
 
-from service_process import started_service
-
 CHROMIUM = shutil.which("chromium")
 # Flags for a quiet, reproducible headless run in a container (root, no GPU, no sync).
 CHROMIUM_FLAGS = [
@@ -30,9 +28,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    with started_service(tmp_path_factory.mktemp("docs-page")) as server:
-        yield server
+def service_env():
+    return {"THREADS": "1", "LOG_LEVEL": "warn"}
 
 
 def chromium(tmp_path, *args):

@@ -543,19 +543,11 @@ def test_text_log_format(service_factory):
 
 # ---- command line ----
 
-def run_binary(*args, env=None, timeout=10):
-    import os
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run([str(harness.binary_path()), *args], env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
 @pytest.mark.parametrize("command", [(), ("serve",), ("migrate",)])
 def test_help_lists_every_setting_with_env_and_default(command):
     # The settings are the top-level app's (they may come before or after the subcommand);
     # a subcommand's --help lists them too, as the README promises for `serve --help`.
-    out = run_binary(*command, "--help")
+    out = harness.run_binary(*command, "--help")
     assert out.returncode == 0
     for env, default in [("HOST", "127.0.0.1"), ("PORT", "8000"), ("DATA_DIR", "."), ("THREADS", None),
                          ("MAX_HEADER_BYTES", "16384"), ("MAX_BODY_BYTES", "1048576"),
@@ -583,7 +575,7 @@ def test_help_lists_every_setting_with_env_and_default(command):
     ({}, ("--no-such-flag",)),
 ])
 def test_bad_setting_is_one_line_and_exit_2(env, args):
-    out = run_binary("serve", *args, env=env)
+    out = harness.run_binary("serve", *args, env=env)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("orders-service: "), out.stderr
 
@@ -604,15 +596,15 @@ def test_flag_overrides_environment(service_factory, tmp_path):
 
 
 def test_version():
-    out = run_binary("version")
+    out = harness.run_binary("version")
     assert out.returncode == 0 and re.match(r"^orders-service \d+\.\d+\.\d+\n$", out.stdout)
 
 
 def test_healthcheck_subcommand(service):
-    ok = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(service.port)})
+    ok = harness.run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(service.port)})
     assert ok.returncode == 0, ok.stderr
     started = time.monotonic()
-    down = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(harness.free_port())})
+    down = harness.run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(harness.free_port())})
     assert down.returncode == 1
     assert time.monotonic() - started < 5
 
@@ -637,7 +629,7 @@ def test_healthcheck_gives_up_after_2_seconds_on_a_silent_server():
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # accepts at kernel level, never answers
         started = time.monotonic()
-        out = run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(listener.getsockname()[1])})
+        out = harness.run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(listener.getsockname()[1])})
         elapsed = time.monotonic() - started
     assert out.returncode == 1
     assert 1.5 < elapsed < 4.0

@@ -1,6 +1,7 @@
-"""Start the real orders-service binary on a free loopback port and talk to it.
+"""The one launcher of the real orders-service binary, and raw HTTP to talk to it.
 
-Used by conftest.py's fixtures; importable by any functional test (``import harness``).
+Used by tests/functional (conftest.py's fixtures, orders_env.py), the OpenAPI checker's test
+and tests/deploy/scale-out (``import harness``, with tests/support on the import path).
 Everything runs on 127.0.0.1, every wait is bounded, and only the PID we started is signalled.
 """
 from __future__ import annotations
@@ -83,20 +84,41 @@ class Service:
             return self.process.wait(timeout=5)
 
 
+def run_binary(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 30):
+    """Runs the binary once with `args` (a command that exits by itself: version, migrate,
+    healthcheck, a refused setting) and returns the completed process, output as text."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(binary_path()), *args],
+        env=full_env,
+        cwd=str(cwd) if cwd else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def start_service(
     work_dir: Path,
     env: dict | None = None,
     args: tuple[str, ...] = (),
     ready_timeout: float = 20.0,
     wait_ready: bool = True,
+    port: int | None = None,
+    binary: Path | None = None,
 ) -> Service:
-    """Starts `orders-service serve` with PORT (free), HOST=127.0.0.1 and DATA_DIR under
-    `work_dir`, plus `env` (e.g. DATABASE_URL, JWT_SECRET), and waits until GET /health
-    answers 200. stdout/stderr go to files in `work_dir` (shown when start-up fails)."""
+    """Starts `binary serve` (default: binary_path()) with PORT (`port`, else a free one),
+    HOST=127.0.0.1 and DATA_DIR under `work_dir`, plus `env` (e.g. DATABASE_URL, JWT_SECRET),
+    and waits until GET /health answers 200. stdout/stderr go to files in `work_dir` (shown
+    when start-up fails)."""
+    work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     data_dir = work_dir / "data"
     data_dir.mkdir(exist_ok=True)
-    port = free_port()
+    if port is None:
+        port = free_port()
     full_env = dict(os.environ)
     full_env.update({"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(data_dir)})
     full_env.update({k: str(v) for k, v in (env or {}).items()})
@@ -104,7 +126,7 @@ def start_service(
     stderr_path = work_dir / f"stderr.{port}.log"
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         process = subprocess.Popen(
-            [str(binary_path()), "serve", *args],
+            [str(binary or binary_path()), "serve", *args],
             env=full_env,
             stdout=out,
             stderr=err,

@@ -4,14 +4,14 @@ functional suite means the document told the truth."""
 
 import json
 import subprocess
+import uuid
 
 import pytest
 import requests
 
+import harness
 import openapi_check
 from openapi_check import Violation
-import service_process
-from service_process import started_service
 
 JSON = {"Content-Type": "application/json; charset=utf-8", "X-Request-ID": "r1"}
 PROBLEM_404 = b'{"detail":"Order not found","type":"not_found"}'
@@ -19,8 +19,15 @@ PROBLEM_404 = b'{"detail":"Order not found","type":"not_found"}'
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    with started_service(tmp_path_factory.mktemp("openapi-check")) as server:
-        yield server
+    work_dir = tmp_path_factory.mktemp("openapi-check")
+    server = harness.start_service(work_dir, env={
+        "DATABASE_URL": "sqlite://" + str(work_dir / "orders.db"),
+        "JWT_SECRET": "openapi-test-" + uuid.uuid4().hex,
+        "THREADS": "1",
+        "LOG_LEVEL": "warn",
+    })
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,7 @@ def session(checker):
 
 
 def test_the_served_document_is_the_printed_one(service):
-    printed = subprocess.run([service_process.BINARY, "openapi"], capture_output=True, timeout=30, check=True).stdout
+    printed = subprocess.run([str(harness.binary_path()), "openapi"], capture_output=True, timeout=30, check=True).stdout
     served = requests.get(service.base_url + "/openapi.json", timeout=10)
     assert served.status_code == 200
     assert served.content == printed  # byte for byte: one route table, one document
