@@ -74,9 +74,9 @@ struct idempotency_claim {
     // of them inside the transaction, before commit, on the thread running the store code
     // (they are pure and thread-safe):
     // - render_created(order) when the order is written — stored with status 201;
-    // - render_refused(refusal) when stock is refused — stored with status 400, while the
-    //   stock decrements, order and item rows are rolled back (e.g. to a savepoint taken
-    //   after the key row was inserted).
+    // - render_refused(refusal) when stock is refused — stored with status 400. A refusal
+    //   writes no stock change, order or item row (the stores decide before they write), so
+    //   the key row is all that commits.
     std::function<std::string(const order&)> render_created;
     std::function<std::string(const stock_refusal&)> render_refused;
 };

@@ -18,28 +18,7 @@ namespace {
 
 using boost::asio::awaitable;
 namespace o = svc::orders;
-using order_store_support::expiry_for;
-using order_store_support::page_of;
-using order_store_support::pending_order;
-using order_store_support::rethrow_for_domain;
-using order_store_support::status_from;
-
-// Compile-time concatenation of SQL fragments (so that statements sharing a tail are still
-// single named constants, built without any run-time work).
-template <std::size_t... N>
-struct joined_sql {
-    std::array<char, (N + ...) - sizeof...(N) + 1> text{};
-    constexpr explicit joined_sql(const char (&... parts)[N]) {
-        std::size_t at = 0;
-        (
-            [&] {
-                for (std::size_t i = 0; i + 1 < N; ++i) text[at++] = parts[i];
-            }(),
-            ...
-        );
-    }
-    constexpr std::string_view view() const { return {text.data(), text.size() - 1}; }
-};
+using namespace order_store_support;  // this folder's shared helpers and constants
 
 // ---------------------------------------------------------------- SQL
 //
@@ -70,6 +49,11 @@ RETURNING id, name, price_cents, stock, created_at, updated_at)sql";
 constexpr std::string_view k_list_products = R"sql(
 SELECT id, name, price_cents, stock, created_at, updated_at FROM products
 WHERE id > $1 ORDER BY id LIMIT $2)sql";
+
+// Columns of every product statement above (RETURNING / SELECT id, name, … updated_at).
+namespace product_cols {
+enum : std::uint8_t { id = 0, name = 1, price_cents = 2, stock = 3, created_at = 4, updated_at = 5 };
+}
 
 // Order-changing work is split in two kinds of statements sent in ONE pipeline (one round
 // trip, one transaction): first the rows are locked — products always in ascending id order
@@ -131,6 +115,11 @@ SELECT EXISTS (SELECT 1 FROM new_order) AS created,
 FROM req LEFT JOIN current_stock s ON s.id = req.product_id
 ORDER BY req.product_id COLLATE "C")sql";
 
+// Columns of k_create_order_tail's rows, one per requested item.
+namespace create_cols {
+enum : std::uint8_t { created = 0, product_id = 1, quantity = 2, known = 3, enough = 4, price_cents = 5 };
+}
+
 // Without an Idempotency-Key: BEGIN; plan mode; k_lock_products; k_create_order; COMMIT —
 // one pipeline, one round trip.
 constexpr char k_create_order_head[] = R"sql(
@@ -177,6 +166,11 @@ WITH key_lock AS (
 SELECT (SELECT held FROM key_lock) AS key_held, EXISTS (SELECT 1 FROM claim) AS claimed,
        prior.request_hash, prior.status_code, prior.response_body
 FROM (SELECT 1) AS one LEFT JOIN prior ON true)sql";
+// The claim's one row: whether we hold the key's lock and the claim, then a committed entry's
+// answer (idempotency_answer_cols, counted from prior_answer; NULL when there is none).
+namespace claim_cols {
+enum : std::uint8_t { key_held = 0, claimed = 1, prior_answer = 2 };
+}
 
 // The answer stored with a claimed key, before COMMIT. $5 order id or NULL.
 constexpr std::string_view k_store_idempotent_answer = R"sql(
@@ -187,6 +181,12 @@ WHERE user_id = $1 AND key = $2)sql";
 constexpr std::string_view k_select_idempotency_key = R"sql(
 SELECT request_hash, status_code, response_body FROM idempotency_keys
 WHERE user_id = $1 AND key = $2 AND expires_at > $3)sql";
+
+// A committed entry's columns, counted from the first (k_select_idempotency_key's 0, or
+// claim_cols::prior_answer in the claim's row).
+namespace idempotency_answer_cols {
+enum : std::uint8_t { request_hash = 0, status_code = 1, response_body = 2 };
+}
 
 constexpr std::string_view k_begin = "BEGIN";
 constexpr std::string_view k_commit = "COMMIT";
@@ -200,6 +200,28 @@ SELECT o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.create
 FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
 WHERE o.id = $1
 ORDER BY i.product_id COLLATE "C")sql";
+
+// An order header's columns counted from its first (order_cols::header, change_cols::order),
+// and an item's from its first.
+namespace header_cols {
+enum : std::uint8_t {
+    id = 0,
+    user_id = 1,
+    status = 2,
+    currency = 3,
+    total_cents = 4,
+    version = 5,
+    created_at = 6,
+    updated_at = 7
+};
+}
+namespace item_cols {
+enum : std::uint8_t { product_id = 0, quantity = 1, unit_price_cents = 2, line_total_cents = 3 };
+}
+// Rows of k_select_order and of the order pages: the header, then one item (NULL when none).
+namespace order_cols {
+enum : std::uint8_t { header = 0, item = 8 };
+}
 
 // A page of orders with all their items in ONE statement, whatever the page size: the page
 // is chosen in a CTE (keyset: id below the cursor, newest first), then joined to its items.
@@ -237,8 +259,6 @@ WITH page AS (
 constexpr joined_sql k_list_orders_for_user_sql{k_list_orders_for_user_head, k_order_page_tail};
 constexpr std::string_view k_list_orders_for_user = k_list_orders_for_user_sql.view();
 
-constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
-
 // First statement of every order change: lock the order row, so that the next statement of
 // the same transaction (new snapshot in READ COMMITTED) reads the order as it now is.
 constexpr std::string_view k_lock_order = "SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE";
@@ -255,23 +275,32 @@ constexpr std::string_view k_lock_order_products = R"sql(
 SELECT id FROM products WHERE id IN (SELECT product_id FROM order_items WHERE order_id = $1)
 ORDER BY id FOR NO KEY UPDATE)sql";
 
+// The rows of k_replace_items and k_transition begin alike: the checks, in the contract's
+// precedence (visible to the caller, expected version, a status the change accepts), the
+// status and version found, then the changed order's header (NULL when nothing changed).
+// Their shared head: $1 order id, $2 owner or NULL, $3 expected version or NULL.
+constexpr char k_order_change_head[] = R"sql(
+WITH cur AS (
+    SELECT o.user_id, o.status, o.version FROM orders o WHERE o.id = $1
+), checks AS (
+    SELECT ($2::text IS NULL OR cur.user_id = $2) AS visible,
+           ($3::int8 IS NULL OR cur.version = $3) AS version_ok,)sql";
+namespace change_cols {
+enum : std::uint8_t { visible = 0, version_ok = 1, status_ok = 2, status = 3, version = 4, order = 5 };
+}
+
 // replace_items, after k_lock_order. $1 order id, $2 owner or NULL, $3 expected version or NULL,
 // $4 product ids (text[], sorted), $5 quantities (int8[]), $6 now.
 // The checks come out in the contract's precedence (visible, version, status); when they pass,
 // the net stock delta per product (new − old) is applied in product-id lock order, all or
 // nothing, the item rows are replaced at the products' current prices and the order's total,
 // version and updated_at follow.
-constexpr std::string_view k_replace_items = R"sql(
-WITH cur AS (
-    SELECT o.user_id, o.status, o.version FROM orders o WHERE o.id = $1
-), checks AS (
-    SELECT ($2::text IS NULL OR cur.user_id = $2) AS visible,
-           ($3::int8 IS NULL OR cur.version = $3) AS version_ok,
-           cur.status = 'pending' AS modifiable,
+constexpr char k_replace_items_tail[] = R"sql(
+           cur.status = 'pending' AS status_ok,
            cur.status, cur.version
     FROM cur
 ), go AS (
-    SELECT coalesce((SELECT visible AND version_ok AND modifiable FROM checks), false) AS ok
+    SELECT coalesce((SELECT visible AND version_ok AND status_ok FROM checks), false) AS ok
 ), old_items AS (
     SELECT i.product_id, i.quantity FROM order_items i WHERE i.order_id = $1 AND (SELECT ok FROM go)
 ), req AS (
@@ -311,7 +340,7 @@ WITH cur AS (
     WHERE o.id = $1 AND (SELECT all_ok FROM verdict)
     RETURNING o.id, o.user_id, o.status, o.currency, o.total_cents, o.version, o.created_at, o.updated_at
 )
-SELECT checks.visible, checks.version_ok, checks.modifiable, checks.status, checks.version,
+SELECT checks.visible, checks.version_ok, checks.status_ok, checks.status, checks.version,
        changed.id, changed.user_id, changed.status, changed.currency, changed.total_cents,
        changed.version, changed.created_at, changed.updated_at,
        req.product_id, req.quantity, l.price_cents, l.id IS NOT NULL AS known, l.stock >= d.taken AS enough
@@ -322,15 +351,17 @@ LEFT JOIN req ON true
 LEFT JOIN locked l ON l.id = req.product_id
 LEFT JOIN delta d ON d.product_id = req.product_id
 ORDER BY req.product_id COLLATE "C")sql";
+constexpr joined_sql k_replace_items_sql{k_order_change_head, k_replace_items_tail};
+constexpr std::string_view k_replace_items = k_replace_items_sql.view();
+
+// k_replace_items' rows: change_cols, then one requested item per row.
+namespace replace_cols {
+enum : std::uint8_t { product_id = 13, quantity = 14, price_cents = 15, known = 16, enough = 17 };
+}
 
 // transition, after k_lock_order. $1 order id, $2 owner or NULL, $3 expected version or NULL,
 // $4 accepted statuses (text[]), $5 new status, $6 restock, $7 now.
-constexpr std::string_view k_transition = R"sql(
-WITH cur AS (
-    SELECT o.user_id, o.status, o.version FROM orders o WHERE o.id = $1
-), checks AS (
-    SELECT ($2::text IS NULL OR cur.user_id = $2) AS visible,
-           ($3::int8 IS NULL OR cur.version = $3) AS version_ok,
+constexpr char k_transition_tail[] = R"sql(
            cur.status = ANY ($4::text[]) AS status_ok,
            cur.status, cur.version
     FROM cur
@@ -354,6 +385,13 @@ LEFT JOIN checks ON true
 LEFT JOIN moved ON true
 LEFT JOIN order_items i ON i.order_id = moved.id
 ORDER BY i.product_id COLLATE "C")sql";
+constexpr joined_sql k_transition_sql{k_order_change_head, k_transition_tail};
+constexpr std::string_view k_transition = k_transition_sql.view();
+
+// k_transition's rows: change_cols, then one of the moved order's items per row.
+namespace transition_cols {
+enum : std::uint8_t { item = 13 };
+}
 
 // Bounded: one batch per statement, so a big backlog never holds locks for long.
 constexpr std::string_view k_purge_idempotency_keys = R"sql(
@@ -361,8 +399,6 @@ DELETE FROM idempotency_keys
 WHERE (user_id, key) IN (
     SELECT user_id, key FROM idempotency_keys WHERE expires_at < $1 LIMIT $2
 ))sql";
-constexpr std::int64_t k_purge_batch = 1000;
-constexpr int k_purge_max_batches = 10;
 
 // Deadlocks and serialization failures are retried this many times in all.
 constexpr int k_max_attempts = 3;
@@ -400,90 +436,152 @@ item_arrays to_arrays(const std::vector<o::item_request>& items) {
     return arrays;
 }
 
-// Columns: id, name, price_cents, stock, created_at, updated_at.
 o::product product_from(const pg::row& r) {
+    using namespace product_cols;
     return o::product{
-        .id = r.text(0),
-        .name = r.text(1),
-        .price_cents = r.int64(2),
-        .stock = r.int64(3),
-        .created_at = from_pg(r.time(4)),
-        .updated_at = from_pg(r.time(5)),
+        .id = r.text(id),
+        .name = r.text(name),
+        .price_cents = r.int64(price_cents),
+        .stock = r.int64(stock),
+        .created_at = from_pg(r.time(created_at)),
+        .updated_at = from_pg(r.time(updated_at)),
     };
 }
 
-// Columns from `first`: id, user_id, status, currency, total_cents, version, created_at, updated_at.
+// The order header whose first column is `first` (header_cols counted from there).
 o::order order_header_from(const pg::row& r, int first) {
+    using namespace header_cols;
     o::order order;
-    order.id = r.text(first);
-    order.user_id = r.text(first + 1);
-    order.status = status_from(r.text_view(first + 2));
-    order.currency = r.text(first + 3);
-    order.total_cents = r.int64(first + 4);
-    order.version = r.int64(first + 5);
-    order.created_at = from_pg(r.time(first + 6));
-    order.updated_at = from_pg(r.time(first + 7));
+    order.id = r.text(first + id);
+    order.user_id = r.text(first + user_id);
+    order.status = status_from(r.text_view(first + status));
+    order.currency = r.text(first + currency);
+    order.total_cents = r.int64(first + total_cents);
+    order.version = r.int64(first + version);
+    order.created_at = from_pg(r.time(first + created_at));
+    order.updated_at = from_pg(r.time(first + updated_at));
     return order;
 }
 
-// Columns from `first`: product_id, quantity, unit_price_cents, line_total_cents; null when
-// the row is the LEFT JOIN's "no item".
+// The item whose first column is `first` (item_cols counted from there); nothing when the
+// row is the LEFT JOIN's "no item".
 void append_item(o::order& order, const pg::row& r, int first) {
-    if (r.is_null(first)) return;
+    using namespace item_cols;
+    if (r.is_null(first + product_id)) return;
     order.items.push_back(o::order_item{
-        .product_id = r.text(first),
-        .quantity = r.int64(first + 1),
-        .unit_price_cents = r.int64(first + 2),
-        .line_total_cents = r.int64(first + 3),
+        .product_id = r.text(first + product_id),
+        .quantity = r.int64(first + quantity),
+        .unit_price_cents = r.int64(first + unit_price_cents),
+        .line_total_cents = r.int64(first + line_total_cents),
     });
 }
 
-// Rows of (order header at 0..7, item at 8..11), grouped by order in row order.
+// Rows of order_cols (a header, then an item), grouped by order in row order.
 std::vector<o::order> orders_from(const pg::result& rows) {
+    const int header = order_cols::header;
     std::vector<o::order> orders;
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
-        if (orders.empty() || orders.back().id != r.text(0)) orders.push_back(order_header_from(r, 0));
-        append_item(orders.back(), r, 8);
+        if (orders.empty() || orders.back().id != r.text(header + header_cols::id)) {
+            orders.push_back(order_header_from(r, header));
+        }
+        append_item(orders.back(), r, order_cols::item);
     }
     return orders;
 }
 
-// The first refused item in the request's (product id) order, from rows carrying, at the
-// given columns, the product id, known and enough flags.
-std::optional<o::stock_refusal> first_refusal(
-    const pg::result& rows, int product_column, int known_column, int enough_column
-) {
+// Where a statement's rows say, per requested item, whether it could be served.
+struct item_verdict_columns {
+    int product_id;
+    int known;   // the product exists
+    int enough;  // its stock covers the request (NULL for an unknown product)
+};
+
+// The first refused item in the request's (product id) order, or nothing.
+std::optional<o::stock_refusal> first_refusal(const pg::result& rows, item_verdict_columns columns) {
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
-        if (r.is_null(product_column)) continue;
-        if (!r.boolean(known_column)) {
-            return o::stock_refusal{o::stock_refusal::reason::unknown_product, r.text(product_column)};
+        if (r.is_null(columns.product_id)) continue;
+        if (!r.boolean(columns.known)) {
+            return o::stock_refusal{o::stock_refusal::reason::unknown_product, r.text(columns.product_id)};
         }
-        if (r.is_null(enough_column) || !r.boolean(enough_column)) {
-            return o::stock_refusal{o::stock_refusal::reason::insufficient_stock, r.text(product_column)};
+        if (r.is_null(columns.enough) || !r.boolean(columns.enough)) {
+            return o::stock_refusal{o::stock_refusal::reason::insufficient_stock, r.text(columns.product_id)};
         }
     }
     return std::nullopt;
 }
 
-// The created order or the refusal, from k_create_order's rows: created 0, product_id 1,
-// quantity 2, known 3, enough 4, price_cents 5 — one row per requested item. The order is
+// The created order or the refusal, from k_create_order's rows (create_cols). The order is
 // rebuilt from the statement's prices with the same arithmetic the SQL stored.
 o::create_order_result outcome_of_create(const pg::result& rows, const o::new_order& order) {
-    if (rows.empty() || !rows[0].boolean(0)) {
-        if (auto refusal = first_refusal(rows, 1, 3, 4)) return *refusal;
+    using namespace create_cols;
+    if (rows.empty() || !rows[0].boolean(created)) {
+        if (auto refusal = first_refusal(rows, {product_id, known, enough})) return *refusal;
         throw std::logic_error("create_order wrote nothing and refused nothing");
     }
     std::vector<o::order_item> items;
     items.reserve(static_cast<std::size_t>(rows.rows()));
     for (int i = 0; i < rows.rows(); ++i) {
         const auto r = rows[i];
-        const auto quantity = r.int64(2);
-        const auto price = r.int64(5);
-        items.push_back(o::order_item{r.text(1), quantity, price, price * quantity});
+        const auto units = r.int64(quantity);
+        const auto price = r.int64(price_cents);
+        items.push_back(o::order_item{r.text(product_id), units, price, price * units});
     }
     return pending_order(order, std::move(items));
+}
+
+// Why k_replace_items or k_transition changed nothing, from the checks of its first row
+// (change_cols), or nothing when every check passed.
+template <typename Result>
+std::optional<Result> refused_by_checks(const pg::row& head) {
+    using namespace change_cols;
+    if (head.is_null(visible) || !head.boolean(visible)) return o::order_not_found{};
+    if (!head.boolean(version_ok)) return o::version_mismatch{head.int64(version)};
+    if (!head.boolean(status_ok)) return o::wrong_status{status_from(head.text_view(status))};
+    return std::nullopt;
+}
+
+// The changed order, or why nothing changed, from k_replace_items' rows.
+o::replace_items_result outcome_of_replace(const pg::result& rows) {
+    using namespace replace_cols;
+    const auto head = rows[0];
+    if (auto refused = refused_by_checks<o::replace_items_result>(head)) return *refused;
+    if (head.is_null(change_cols::order)) {
+        if (auto refusal = first_refusal(rows, {product_id, known, enough})) return *refusal;
+        throw std::logic_error("replace_items changed nothing and refused nothing");
+    }
+    o::order changed = order_header_from(head, change_cols::order);
+    for (int i = 0; i < rows.rows(); ++i) {
+        const auto r = rows[i];
+        const auto units = r.int64(quantity);
+        const auto price = r.int64(price_cents);
+        changed.items.push_back(o::order_item{r.text(product_id), units, price, units * price});
+    }
+    return changed;
+}
+
+// The moved order, or why it did not move, from k_transition's rows.
+o::transition_result outcome_of_transition(const pg::result& rows) {
+    const auto head = rows[0];
+    if (auto refused = refused_by_checks<o::transition_result>(head)) return *refused;
+    const auto previous = status_from(head.text_view(change_cols::status));
+    if (head.is_null(change_cols::order)) return o::wrong_status{previous};
+    o::transitioned done{order_header_from(head, change_cols::order), previous};
+    for (int i = 0; i < rows.rows(); ++i) append_item(done.after, rows[i], transition_cols::item);
+    return done;
+}
+
+// A committed Idempotency-Key entry's answer to a request with `fingerprint`, from the row
+// whose idempotency_answer_cols start at `first`.
+o::create_order_result stored_answer(const pg::row& r, int first, const std::string& fingerprint) {
+    using namespace idempotency_answer_cols;
+    if (r.text_view(first + request_hash) != fingerprint) return o::idempotency_mismatch{};
+    // A committed entry always carries its answer; a NULL would be a reservation written by
+    // another protocol, still running as far as we can tell.
+    if (r.is_null(first + status_code)) return o::idempotency_in_flight{};
+    return o::idempotent_replay{
+        static_cast<unsigned>(r.int64(first + status_code)), r.text(first + response_body)};
 }
 
 // A statement planned once per connection and reused (pg::plan_mode::generic, unless
@@ -501,7 +599,30 @@ pg::query generic(std::string_view sql, pg::params args) {
 
 }  // namespace
 
+// ---------------------------------------------------------------- the wrapper
+
+template <pg_order_store::lease_kind Kind, typename Result, typename... Args>
+awaitable<Result> pg_order_store::run(
+    awaitable<Result> (pg_order_store::*attempt)(pg::lease&, const Args&...),
+    std::type_identity_t<Args>... args
+) {
+    for (int attempt_number = 1;; ++attempt_number) {
+        try {
+            auto lease = co_await checkout(Kind);
+            co_return co_await (this->*attempt)(lease, args...);
+        } catch (const db::error& e) {
+            // A co_await cannot sit in a catch block: the retry is the next turn of the loop.
+            if (!e.is_retryable() || attempt_number == k_max_attempts) rethrow_for_domain(e);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- plumbing
+
+awaitable<pg::lease> pg_order_store::checkout(lease_kind kind) {
+    if (kind == lease_kind::writer) co_return co_await pool_.acquire_for_writes();
+    co_return co_await pool_.acquire();
+}
 
 awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view sql, pg::params args) {
     statements_sent_.fetch_add(1, std::memory_order_relaxed);
@@ -516,8 +637,7 @@ awaitable<std::vector<pg::result>> pg_order_store::transaction(
 }
 
 awaitable<void> pg_order_store::rollback(pg::lease& lease) {
-    // A named, empty parameter list: no class temporary inside the co_await (GCC 12).
-    pg::params none;
+    pg::params none;  // GCC 12: named, see store_support.hpp
     co_await execute(lease, k_rollback, std::move(none));
 }
 
@@ -528,82 +648,77 @@ awaitable<std::vector<pg::result>> pg_order_store::pipeline(
     co_return co_await lease.pipeline(std::move(queries));
 }
 
-// Every public method follows the same shape: acquire, run, translate db::error. The retry
-// loop around the mutating ones is written out where it is needed (create, replace,
-// transition), because a co_await cannot sit in a catch block.
-
 // ---------------------------------------------------------------- products
 
 awaitable<std::variant<o::product, o::product_exists>> pg_order_store::create_product(
     o::new_product p, o::timestamp now
 ) {
-    try {
-        auto lease = co_await pool_.acquire_for_writes();
-        pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
-        auto rows = co_await execute(lease, k_insert_product, std::move(args));
-        if (rows.empty()) co_return o::product_exists{};
-        co_return product_from(rows[0]);
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await run<lease_kind::writer>(&pg_order_store::insert_product, std::move(p), now);
+}
+
+awaitable<std::variant<o::product, o::product_exists>> pg_order_store::insert_product(
+    pg::lease& lease, const o::new_product& p, const o::timestamp& now
+) {
+    pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
+    auto rows = co_await execute(lease, k_insert_product, std::move(args));
+    if (rows.empty()) co_return o::product_exists{};
+    co_return product_from(rows[0]);
 }
 
 awaitable<std::optional<o::product>> pg_order_store::get_product(std::string id) {
-    try {
-        auto lease = co_await pool_.acquire();
-        pg::params args{std::move(id)};
-        auto rows = co_await execute(lease, k_select_product, std::move(args));
-        if (rows.empty()) co_return std::nullopt;
-        co_return product_from(rows[0]);
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await run<lease_kind::any>(&pg_order_store::select_product, std::move(id));
+}
+
+awaitable<std::optional<o::product>> pg_order_store::select_product(pg::lease& lease, const std::string& id) {
+    pg::params args{id};
+    auto rows = co_await execute(lease, k_select_product, std::move(args));
+    if (rows.empty()) co_return std::nullopt;
+    co_return product_from(rows[0]);
 }
 
 awaitable<std::optional<o::product>> pg_order_store::update_product(
     std::string id, o::product_patch patch, o::timestamp now
 ) {
-    try {
-        auto lease = co_await pool_.acquire_for_writes();
-        pg::params args{std::move(id), patch.name, patch.price_cents, patch.stock, to_pg(now)};
-        auto rows = co_await execute(lease, k_update_product, std::move(args));
-        if (rows.empty()) co_return std::nullopt;
-        co_return product_from(rows[0]);
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await run<lease_kind::writer>(
+        &pg_order_store::patch_product, std::move(id), std::move(patch), now
+    );
+}
+
+awaitable<std::optional<o::product>> pg_order_store::patch_product(
+    pg::lease& lease, const std::string& id, const o::product_patch& patch, const o::timestamp& now
+) {
+    pg::params args{id, patch.name, patch.price_cents, patch.stock, to_pg(now)};
+    auto rows = co_await execute(lease, k_update_product, std::move(args));
+    if (rows.empty()) co_return std::nullopt;
+    co_return product_from(rows[0]);
 }
 
 awaitable<o::page<o::product>> pg_order_store::list_products(o::product_query query) {
-    try {
-        auto lease = co_await pool_.acquire();
-        // One row more than asked tells whether another page follows.
-        const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
-        pg::params args{query.after_id.value_or(std::string()), fetch};
-        auto rows = co_await execute(lease, k_list_products, std::move(args));
-        std::vector<o::product> products;
-        products.reserve(static_cast<std::size_t>(rows.rows()));
-        for (int i = 0; i < rows.rows(); ++i) products.push_back(product_from(rows[i]));
-        co_return page_of(std::move(products), query.limit);
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await run<lease_kind::any>(&pg_order_store::select_products, std::move(query));
+}
+
+awaitable<o::page<o::product>> pg_order_store::select_products(
+    pg::lease& lease, const o::product_query& query
+) {
+    // One row more than asked tells whether another page follows.
+    const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
+    pg::params args{query.after_id.value_or(std::string()), fetch};
+    auto rows = co_await execute(lease, k_list_products, std::move(args));
+    std::vector<o::product> products;
+    products.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) products.push_back(product_from(rows[i]));
+    co_return page_of(std::move(products), query.limit);
 }
 
 // ---------------------------------------------------------------- create order
 
 awaitable<o::create_order_result> pg_order_store::create_order(o::new_order order) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            co_return co_await create_order_once(order);
-        } catch (const db::error& e) {
-            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
-        }
-    }
+    co_return co_await run<lease_kind::writer>(&pg_order_store::create_order_once, std::move(order));
 }
 
-awaitable<o::create_order_result> pg_order_store::create_order_once(const o::new_order& order) {
-    auto lease = co_await pool_.acquire_for_writes();
+awaitable<o::create_order_result> pg_order_store::create_order_once(
+    pg::lease& lease, const o::new_order& order
+) {
     if (order.idempotency) co_return co_await create_order_idempotent(lease, order);
 
     auto arrays = to_arrays(order.items);
@@ -667,31 +782,22 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
     if (claimed.empty()) throw std::logic_error("the idempotency claim returned no row");
     const auto head = claimed[0];
 
-    // An answer from a committed entry, whichever snapshot found it.
-    auto answer_from = [&](const pg::row& r, int first) -> o::create_order_result {
-        if (r.text_view(first) != claim.fingerprint) return o::idempotency_mismatch{};
-        // A committed entry always carries its answer; a NULL would be a reservation written
-        // by another protocol, still running as far as we can tell.
-        if (r.is_null(first + 1)) return o::idempotency_in_flight{};
-        return o::idempotent_replay{static_cast<unsigned>(r.int64(first + 1)), r.text(first + 2)};
-    };
-
-    // key_held 0, claimed 1, prior request_hash 2, status_code 3, response_body 4
-    if (!head.boolean(0)) {
+    if (!head.boolean(claim_cols::key_held)) {
         co_await rollback(lease);
         co_return o::idempotency_in_flight{};
     }
-    if (!head.is_null(2)) {
+    const int prior_answer = claim_cols::prior_answer;
+    if (!head.is_null(prior_answer + idempotency_answer_cols::request_hash)) {
         co_await rollback(lease);
-        co_return answer_from(head, 2);
+        co_return stored_answer(head, prior_answer, claim.fingerprint);
     }
-    if (!head.boolean(1)) {
+    if (!head.boolean(claim_cols::claimed)) {
         // Lost the race described at k_claim_idempotency_key: the entry is committed now.
         co_await rollback(lease);
         pg::params args{claim.caller, claim.key, to_pg(order.now)};
         auto prior = co_await execute(lease, k_select_idempotency_key, std::move(args));
         if (prior.empty()) co_return o::idempotency_in_flight{};  // purged meanwhile: let the client retry
-        co_return answer_from(prior[0], 0);
+        co_return stored_answer(prior[0], 0, claim.fingerprint);
     }
 
     auto outcome = outcome_of_create(results.at(claim_at + 2), order);
@@ -718,148 +824,113 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
 // ---------------------------------------------------------------- read orders
 
 awaitable<std::optional<o::order>> pg_order_store::get_order(std::string id) {
-    try {
-        auto lease = co_await pool_.acquire();
-        pg::params args{std::move(id)};
-        auto rows = co_await execute(lease, k_select_order, std::move(args));
-        auto orders = orders_from(rows);
-        if (orders.empty()) co_return std::nullopt;
-        co_return std::move(orders.front());
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await run<lease_kind::any>(&pg_order_store::select_order, std::move(id));
+}
+
+awaitable<std::optional<o::order>> pg_order_store::select_order(pg::lease& lease, const std::string& id) {
+    pg::params args{id};
+    auto rows = co_await execute(lease, k_select_order, std::move(args));
+    auto orders = orders_from(rows);
+    if (orders.empty()) co_return std::nullopt;
+    co_return std::move(orders.front());
 }
 
 awaitable<o::page<o::order>> pg_order_store::list_orders(o::order_query query) {
-    try {
-        auto lease = co_await pool_.acquire();
-        std::vector<std::string> statuses;
-        if (query.status) {
-            statuses.emplace_back(o::to_string(*query.status));
-        } else {
-            for (const auto s : o::k_all_order_statuses) statuses.emplace_back(o::to_string(s));
-        }
-        const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
-        pg::params args{query.before_id.value_or(std::string(k_no_cursor)), statuses, fetch};
-        std::string_view sql = k_list_orders;
-        if (query.user_id) {
-            args.emplace_back(*query.user_id);
-            sql = k_list_orders_for_user;
-        }
-        // One user's page has a single good plan (k_list_orders_for_user_head); the admin's
-        // page over all orders does not (see generic()) and is planned per execution.
-        std::vector<pg::query> page;
-        page.push_back(
-            {sql, std::move(args), query.user_id ? pg::plan_mode::generic : pg::plan_mode::automatic}
-        );
-        auto results = co_await pipeline(lease, std::move(page));
-        co_return page_of(orders_from(results.front()), query.limit);
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
+    co_return co_await run<lease_kind::any>(&pg_order_store::select_orders, std::move(query));
+}
+
+awaitable<o::page<o::order>> pg_order_store::select_orders(pg::lease& lease, const o::order_query& query) {
+    std::vector<std::string> statuses;
+    if (query.status) {
+        statuses.emplace_back(o::to_string(*query.status));
+    } else {
+        for (const auto s : o::k_all_order_statuses) statuses.emplace_back(o::to_string(s));
     }
+    const auto fetch = static_cast<std::int64_t>(query.limit) + 1;
+    pg::params args{query.before_id.value_or(std::string(k_no_cursor)), statuses, fetch};
+    std::string_view sql = k_list_orders;
+    if (query.user_id) {
+        args.emplace_back(*query.user_id);
+        sql = k_list_orders_for_user;
+    }
+    // One user's page has a single good plan (k_list_orders_for_user_head); the admin's
+    // page over all orders does not (see generic()) and is planned per execution.
+    std::vector<pg::query> page;
+    page.push_back({sql, std::move(args), query.user_id ? pg::plan_mode::generic : pg::plan_mode::automatic});
+    auto results = co_await pipeline(lease, std::move(page));
+    co_return page_of(orders_from(results.front()), query.limit);
 }
 
 // ---------------------------------------------------------------- change orders
 
 awaitable<o::replace_items_result> pg_order_store::replace_items(o::replace_items_request request) {
+    co_return co_await run<lease_kind::writer>(&pg_order_store::replace_items_once, std::move(request));
+}
+
+awaitable<o::replace_items_result> pg_order_store::replace_items_once(
+    pg::lease& lease, const o::replace_items_request& request
+) {
     auto arrays = to_arrays(request.items);
-    for (int attempt = 1;; ++attempt) {
-        try {
-            auto lease = co_await pool_.acquire_for_writes();
-            std::vector<pg::query> lock_and_replace;
-            lock_and_replace.push_back(generic(k_lock_order, {request.order_id}));
-            lock_and_replace.push_back(
-                generic(k_lock_products_for_replace, {request.order_id, arrays.product_ids})
-            );
-            lock_and_replace.push_back(generic(
-                k_replace_items,
-                {request.order_id,
-                 request.owner,
-                 request.expected_version,
-                 arrays.product_ids,
-                 arrays.quantities,
-                 to_pg(request.now)}
-            ));
-            auto results = co_await transaction(lease, std::move(lock_and_replace));
-            const auto& rows = results.back();
-            const auto head = rows[0];
-            // checks: visible 0, version_ok 1, modifiable 2, status 3, version 4
-            if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
-            if (!head.boolean(1)) co_return o::version_mismatch{head.int64(4)};
-            if (!head.boolean(2)) co_return o::wrong_status{status_from(head.text_view(3))};
-            if (head.is_null(5)) {
-                if (auto refusal = first_refusal(rows, 13, 16, 17)) co_return *refusal;
-                throw std::logic_error("replace_items changed nothing and refused nothing");
-            }
-            o::order changed = order_header_from(head, 5);
-            for (int i = 0; i < rows.rows(); ++i) {
-                const auto r = rows[i];
-                const auto quantity = r.int64(14);
-                const auto price = r.int64(15);
-                changed.items.push_back(o::order_item{r.text(13), quantity, price, quantity * price});
-            }
-            co_return changed;
-        } catch (const db::error& e) {
-            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
-        }
-    }
+    std::vector<pg::query> lock_and_replace;
+    lock_and_replace.push_back(generic(k_lock_order, {request.order_id}));
+    lock_and_replace.push_back(generic(k_lock_products_for_replace, {request.order_id, arrays.product_ids}));
+    lock_and_replace.push_back(generic(
+        k_replace_items,
+        {request.order_id,
+         request.owner,
+         request.expected_version,
+         arrays.product_ids,
+         arrays.quantities,
+         to_pg(request.now)}
+    ));
+    auto results = co_await transaction(lease, std::move(lock_and_replace));
+    co_return outcome_of_replace(results.back());
 }
 
 awaitable<o::transition_result> pg_order_store::transition(o::transition_request request) {
-    const auto from = status_names(request.from);
-    const std::string to{o::to_string(request.to)};
-    for (int attempt = 1;; ++attempt) {
-        try {
-            auto lease = co_await pool_.acquire_for_writes();
-            std::vector<pg::query> lock_and_move;
-            lock_and_move.push_back(generic(k_lock_order, {request.order_id}));
-            if (request.restock) lock_and_move.push_back(generic(k_lock_order_products, {request.order_id}));
-            lock_and_move.push_back(generic(
-                k_transition,
-                {request.order_id,
-                 request.owner,
-                 request.expected_version,
-                 from,
-                 to,
-                 request.restock,
-                 to_pg(request.now)}
-            ));
-            auto results = co_await transaction(lease, std::move(lock_and_move));
-            const auto& rows = results.back();
-            const auto head = rows[0];
-            // checks: visible 0, version_ok 1, status_ok 2, status 3, version 4
-            if (head.is_null(0) || !head.boolean(0)) co_return o::order_not_found{};
-            if (!head.boolean(1)) co_return o::version_mismatch{head.int64(4)};
-            const auto previous = status_from(head.text_view(3));
-            if (!head.boolean(2) || head.is_null(5)) co_return o::wrong_status{previous};
-            o::transitioned done{order_header_from(head, 5), previous};
-            for (int i = 0; i < rows.rows(); ++i) append_item(done.after, rows[i], 13);
-            co_return done;
-        } catch (const db::error& e) {
-            if (!e.is_retryable() || attempt == k_max_attempts) rethrow_for_domain(e);
-        }
-    }
+    co_return co_await run<lease_kind::writer>(&pg_order_store::transition_once, std::move(request));
+}
+
+awaitable<o::transition_result> pg_order_store::transition_once(
+    pg::lease& lease, const o::transition_request& request
+) {
+    std::vector<pg::query> lock_and_move;
+    lock_and_move.push_back(generic(k_lock_order, {request.order_id}));
+    if (request.restock) lock_and_move.push_back(generic(k_lock_order_products, {request.order_id}));
+    lock_and_move.push_back(generic(
+        k_transition,
+        {request.order_id,
+         request.owner,
+         request.expected_version,
+         status_names(request.from),
+         std::string(o::to_string(request.to)),
+         request.restock,
+         to_pg(request.now)}
+    ));
+    auto results = co_await transaction(lease, std::move(lock_and_move));
+    co_return outcome_of_transition(results.back());
 }
 
 // ---------------------------------------------------------------- housekeeping
 
 awaitable<std::size_t> pg_order_store::purge_idempotency_keys(o::timestamp created_before) {
-    try {
-        auto lease = co_await pool_.acquire();
-        // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
-        const auto expired_before = to_pg(expiry_for(created_before));
-        std::size_t purged = 0;
-        for (int batch = 0; batch < k_purge_max_batches; ++batch) {
-            pg::params args{expired_before, k_purge_batch};
-            auto result = co_await execute(lease, k_purge_idempotency_keys, std::move(args));
-            const auto deleted = result.affected_rows();
-            purged += static_cast<std::size_t>(deleted);
-            if (deleted < k_purge_batch) break;
-        }
-        co_return purged;
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
+    co_return co_await run<lease_kind::any>(&pg_order_store::delete_expired_keys, created_before);
+}
+
+awaitable<std::size_t> pg_order_store::delete_expired_keys(
+    pg::lease& lease, const o::timestamp& created_before
+) {
+    // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
+    const auto expired_before = to_pg(expiry_for(created_before));
+    std::size_t purged = 0;
+    for (int batch = 0; batch < k_purge_max_batches; ++batch) {
+        pg::params args{expired_before, k_purge_batch};
+        auto result = co_await execute(lease, k_purge_idempotency_keys, std::move(args));
+        const auto deleted = result.affected_rows();
+        purged += static_cast<std::size_t>(deleted);
+        if (deleted < k_purge_batch) break;
     }
+    co_return purged;
 }
 
 }  // namespace svc::db

@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "db/pg/pool.hpp"
 #include "orders/store.hpp"
@@ -64,6 +65,67 @@ public:
     std::uint64_t statements_sent() const { return statements_sent_.load(std::memory_order_relaxed); }
 
 private:
+    // Which checkout a method's lease comes from (pg::pool::acquire_for_writes() for the
+    // transactions that lock rows, so they queue for a write slot; acquire() otherwise).
+    enum class lease_kind : std::uint8_t { any, writer };
+
+    // The one wrapper around every method: checks out a lease of `Kind`, runs
+    // (this->*attempt)(lease, args...), retries deadlocks and serialization failures with a new
+    // lease up to k_max_attempts in all, and turns db::error into the domain's errors
+    // (order_store_support::rethrow_for_domain). `args` live in this coroutine's frame across
+    // the attempts; the attempt takes them by const reference.
+    template <lease_kind Kind, typename Result, typename... Args>
+    boost::asio::awaitable<Result> run(
+        boost::asio::awaitable<Result> (pg_order_store::*attempt)(pg::lease&, const Args&...),
+        std::type_identity_t<Args>... args
+    );
+
+    // One attempt of each method, on the lease run() checked out.
+    boost::asio::awaitable<std::variant<orders::product, orders::product_exists>> insert_product(
+        pg::lease& lease, const orders::new_product& p, const orders::timestamp& now
+    );
+    boost::asio::awaitable<std::optional<orders::product>> select_product(
+        pg::lease& lease, const std::string& id
+    );
+    boost::asio::awaitable<std::optional<orders::product>> patch_product(
+        pg::lease& lease,
+        const std::string& id,
+        const orders::product_patch& patch,
+        const orders::timestamp& now
+    );
+    boost::asio::awaitable<orders::page<orders::product>> select_products(
+        pg::lease& lease, const orders::product_query& query
+    );
+    boost::asio::awaitable<orders::create_order_result> create_order_once(
+        pg::lease& lease, const orders::new_order& o
+    );
+    boost::asio::awaitable<std::optional<orders::order>> select_order(
+        pg::lease& lease, const std::string& id
+    );
+    boost::asio::awaitable<orders::page<orders::order>> select_orders(
+        pg::lease& lease, const orders::order_query& query
+    );
+    boost::asio::awaitable<orders::replace_items_result> replace_items_once(
+        pg::lease& lease, const orders::replace_items_request& r
+    );
+    boost::asio::awaitable<orders::transition_result> transition_once(
+        pg::lease& lease, const orders::transition_request& r
+    );
+    boost::asio::awaitable<std::size_t> delete_expired_keys(
+        pg::lease& lease, const orders::timestamp& created_before
+    );
+
+    // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
+    // failure before the commit.
+    boost::asio::awaitable<orders::create_order_result> create_order_idempotent(
+        pg::lease& lease, const orders::new_order& o
+    );
+    boost::asio::awaitable<orders::create_order_result> claim_and_create(
+        pg::lease& lease, const orders::new_order& o
+    );
+
+    boost::asio::awaitable<pg::lease> checkout(lease_kind kind);
+    // Statement plumbing: each counts what it sends into statements_sent_.
     boost::asio::awaitable<pg::result> execute(pg::lease& lease, std::string_view sql, pg::params args);
     boost::asio::awaitable<std::vector<pg::result>> pipeline(
         pg::lease& lease, std::vector<pg::query> queries
@@ -73,15 +135,6 @@ private:
         pg::lease& lease, std::vector<pg::query> queries
     );
     boost::asio::awaitable<void> rollback(pg::lease& lease);
-    boost::asio::awaitable<orders::create_order_result> create_order_once(const orders::new_order& o);
-    // BEGIN; claim + create; then store the rendered answer and COMMIT — or ROLLBACK on any
-    // failure before the commit.
-    boost::asio::awaitable<orders::create_order_result> create_order_idempotent(
-        pg::lease& lease, const orders::new_order& o
-    );
-    boost::asio::awaitable<orders::create_order_result> claim_and_create(
-        pg::lease& lease, const orders::new_order& o
-    );
 
     pg::pool& pool_;
     std::atomic<std::uint64_t> statements_sent_{0};

@@ -18,12 +18,7 @@ namespace {
 
 using boost::asio::awaitable;
 namespace o = svc::orders;
-using order_store_support::expiry_for;
-using order_store_support::page_of;
-using order_store_support::pending_order;
-using order_store_support::rethrow_for_domain;
-using order_store_support::status_from;
-using order_store_support::total_of;
+using namespace order_store_support;  // this folder's shared helpers and constants
 
 // ---------------------------------------------------------------- SQL
 // Times are INTEGER microseconds since the epoch (migrations/sqlite/001), exactly
@@ -99,12 +94,10 @@ FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
 WHERE o.id = ?1
 ORDER BY i.product_id)sql";
 
-// A page of orders with their items in ONE statement whatever the page size.
+// A page of orders with their items in ONE statement whatever the page size: the page is
+// chosen in a CTE (head), then joined to its items (k_order_page_tail).
 // ?1 cursor (k_no_cursor when absent), ?2 status or NULL, ?3 limit, ?4 user id (_for_user).
-constexpr std::string_view k_list_orders = R"sql(
-WITH page AS (
-    SELECT * FROM orders o
-    WHERE o.id < ?1 AND (?2 IS NULL OR o.status = ?2)
+constexpr char k_order_page_tail[] = R"sql(
     ORDER BY o.id DESC LIMIT ?3
 )
 SELECT page.id, page.user_id, page.status, page.currency, page.total_cents, page.version,
@@ -113,25 +106,23 @@ SELECT page.id, page.user_id, page.status, page.currency, page.total_cents, page
 FROM page LEFT JOIN order_items i ON i.order_id = page.id
 ORDER BY page.id DESC, i.product_id)sql";
 
-constexpr std::string_view k_list_orders_for_user = R"sql(
+constexpr char k_list_orders_head[] = R"sql(
 WITH page AS (
     SELECT * FROM orders o
-    WHERE o.user_id = ?4 AND o.id < ?1 AND (?2 IS NULL OR o.status = ?2)
-    ORDER BY o.id DESC LIMIT ?3
-)
-SELECT page.id, page.user_id, page.status, page.currency, page.total_cents, page.version,
-       page.created_at, page.updated_at,
-       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents
-FROM page LEFT JOIN order_items i ON i.order_id = page.id
-ORDER BY page.id DESC, i.product_id)sql";
+    WHERE o.id < ?1 AND (?2 IS NULL OR o.status = ?2))sql";
+constexpr joined_sql k_list_orders_sql{k_list_orders_head, k_order_page_tail};
+constexpr std::string_view k_list_orders = k_list_orders_sql.view();
 
-constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+constexpr char k_list_orders_for_user_head[] = R"sql(
+WITH page AS (
+    SELECT * FROM orders o
+    WHERE o.user_id = ?4 AND o.id < ?1 AND (?2 IS NULL OR o.status = ?2))sql";
+constexpr joined_sql k_list_orders_for_user_sql{k_list_orders_for_user_head, k_order_page_tail};
+constexpr std::string_view k_list_orders_for_user = k_list_orders_for_user_sql.view();
 
 constexpr std::string_view k_purge_idempotency_keys = R"sql(
 DELETE FROM idempotency_keys
 WHERE (user_id, key) IN (SELECT user_id, key FROM idempotency_keys WHERE expires_at < ?1 LIMIT ?2))sql";
-constexpr std::int64_t k_purge_batch = 1000;
-constexpr int k_purge_max_batches = 10;
 
 // ---------------------------------------------------------------- helpers
 
@@ -383,192 +374,151 @@ o::transition_result transition_tx(const session& db, const o::transition_reques
     return o::transitioned{std::move(*after), head->status};
 }
 
+// The read and write work of the store's methods, each a plain function run by in_read() or
+// in_write() on a SQLite thread.
+
+std::variant<o::product, o::product_exists> insert_product(
+    const session& db, const o::new_product& p, const o::timestamp& now
+) {
+    auto s = db.prepare(k_insert_product);
+    s.bind(1, p.id).bind(2, p.name).bind(3, p.price_cents).bind(4, p.stock).bind(5, now);
+    if (!s.step()) return o::product_exists{};
+    return product_from(s);
+}
+
+std::optional<o::product> select_product(const session& db, const std::string& id) {
+    auto s = db.prepare(k_select_product);
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return product_from(s);
+}
+
+std::optional<o::product> patch_product(
+    const session& db, const std::string& id, const o::product_patch& patch, const o::timestamp& now
+) {
+    auto s = db.prepare(k_update_product);
+    s.bind(1, id).bind(2, patch.name).bind(3, patch.price_cents).bind(4, patch.stock).bind(5, now);
+    if (!s.step()) return std::nullopt;
+    return product_from(s);
+}
+
+o::page<o::product> select_products(const session& db, const o::product_query& query) {
+    auto s = db.prepare(k_list_products);
+    // One row more than asked tells whether another page follows.
+    s.bind(1, query.after_id.value_or(std::string())).bind(2, static_cast<std::int64_t>(query.limit) + 1);
+    std::vector<o::product> products;
+    while (s.step()) products.push_back(product_from(s));
+    return page_of(std::move(products), query.limit);
+}
+
+o::page<o::order> select_orders(const session& db, const o::order_query& query) {
+    auto s = db.prepare(query.user_id ? k_list_orders_for_user : k_list_orders);
+    s.bind(1, query.before_id.value_or(std::string(k_no_cursor)))
+        .bind(3, static_cast<std::int64_t>(query.limit) + 1);
+    if (query.status) {
+        s.bind(2, o::to_string(*query.status));
+    } else {
+        s.bind(2, nullptr);
+    }
+    if (query.user_id) s.bind(4, *query.user_id);
+    return page_of(orders_from(s), query.limit);
+}
+
+std::size_t delete_expired_keys(const session& db, const o::timestamp& created_before) {
+    // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
+    const auto expired_before = expiry_for(created_before);
+    std::size_t purged = 0;
+    for (int batch = 0; batch < k_purge_max_batches; ++batch) {
+        auto s = db.prepare(k_purge_idempotency_keys);
+        s.bind(1, expired_before).bind(2, k_purge_batch);
+        const auto deleted = s.run();
+        purged += static_cast<std::size_t>(deleted);
+        if (deleted < k_purge_batch) break;
+    }
+    return purged;
+}
+
 }  // namespace
 
-// ---------------------------------------------------------------- products
+// ---------------------------------------------------------------- the wrappers
 
-awaitable<std::variant<o::product, o::product_exists>> sqlite_order_store::create_product(
-    o::new_product p, o::timestamp now
+template <typename Result, typename Session, typename... Args>
+awaitable<Result> sqlite_order_store::in_read(
+    Result (*work)(const Session&, const Args&...), std::type_identity_t<Args>... args
 ) {
     try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [p = std::move(p), now, counter = &statements_](sqlite::connection& c
-                    ) -> std::variant<o::product, o::product_exists> {
-            const session db{c, *counter};
-            auto s = db.prepare(k_insert_product);
-            s.bind(1, p.id).bind(2, p.name).bind(3, p.price_cents).bind(4, p.stock).bind(5, now);
-            if (!s.step()) return o::product_exists{};
-            return product_from(s);
-        };
-        co_return co_await db_.write(std::move(work));
+        auto job = [work, counter = &statements_, ... args = std::move(args)](sqlite::connection& c
+                   ) -> Result {
+            return work(Session{c, *counter}, args...);
+        };  // GCC 12: named, see store_support.hpp
+        co_return co_await db_.read(std::move(job));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
 }
 
-awaitable<std::optional<o::product>> sqlite_order_store::get_product(std::string id) {
+template <typename Result, typename Session, typename... Args>
+awaitable<Result> sqlite_order_store::in_write(
+    Result (*work)(const Session&, const Args&...), std::type_identity_t<Args>... args
+) {
     try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [id = std::move(id),
-                     counter = &statements_](sqlite::connection& c) -> std::optional<o::product> {
-            const session db{c, *counter};
-            auto s = db.prepare(k_select_product);
-            s.bind(1, id);
-            if (!s.step()) return std::nullopt;
-            return product_from(s);
-        };
-        co_return co_await db_.read(std::move(work));
+        auto job = [work, counter = &statements_, ... args = std::move(args)](sqlite::connection& c
+                   ) -> Result {
+            sqlite::transaction tx(c);
+            auto outcome = work(Session{c, *counter}, args...);
+            tx.commit();
+            return outcome;
+        };  // GCC 12: named, see store_support.hpp
+        co_return co_await db_.write(std::move(job));
     } catch (const db::error& e) {
         rethrow_for_domain(e);
     }
+}
+
+// ---------------------------------------------------------------- the methods
+
+awaitable<std::variant<o::product, o::product_exists>> sqlite_order_store::create_product(
+    o::new_product p, o::timestamp now
+) {
+    co_return co_await in_write(insert_product, std::move(p), now);
+}
+
+awaitable<std::optional<o::product>> sqlite_order_store::get_product(std::string id) {
+    co_return co_await in_read(select_product, std::move(id));
 }
 
 awaitable<std::optional<o::product>> sqlite_order_store::update_product(
     std::string id, o::product_patch patch, o::timestamp now
 ) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [id = std::move(id), patch = std::move(patch), now, counter = &statements_](
-                        sqlite::connection& c
-                    ) -> std::optional<o::product> {
-            const session db{c, *counter};
-            auto s = db.prepare(k_update_product);
-            s.bind(1, id).bind(2, patch.name).bind(3, patch.price_cents).bind(4, patch.stock).bind(5, now);
-            if (!s.step()) return std::nullopt;
-            return product_from(s);
-        };
-        co_return co_await db_.write(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_write(patch_product, std::move(id), std::move(patch), now);
 }
 
 awaitable<o::page<o::product>> sqlite_order_store::list_products(o::product_query query) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [query = std::move(query),
-                     counter = &statements_](sqlite::connection& c) -> o::page<o::product> {
-            const session db{c, *counter};
-            auto s = db.prepare(k_list_products);
-            // One row more than asked tells whether another page follows.
-            s.bind(1, query.after_id.value_or(std::string()))
-                .bind(2, static_cast<std::int64_t>(query.limit) + 1);
-            std::vector<o::product> products;
-            while (s.step()) products.push_back(product_from(s));
-            return page_of(std::move(products), query.limit);
-        };
-        co_return co_await db_.read(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_read(select_products, std::move(query));
 }
-
-// ---------------------------------------------------------------- orders
-
-namespace {
-
-// Runs `body(session, request)` on the writer thread inside one transaction (BEGIN IMMEDIATE)
-// and commits it; refusals wrote nothing, and committing an empty transaction is harmless.
-// A failure rolls back and becomes the domain's error (rethrow_for_domain).
-template <typename Request, typename Body>
-awaitable<std::invoke_result_t<Body&, const session&, const Request&>> in_write_transaction(
-    sqlite::database& database, std::atomic<std::uint64_t>& counter, Request request, Body body
-) {
-    using result = std::invoke_result_t<Body&, const session&, const Request&>;
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [request = std::move(request), body, counter = &counter](sqlite::connection& c
-                    ) -> result {
-            sqlite::transaction tx(c);
-            auto outcome = body(session{c, *counter}, request);
-            tx.commit();
-            return outcome;
-        };
-        co_return co_await database.write(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
-}
-
-}  // namespace
 
 awaitable<o::create_order_result> sqlite_order_store::create_order(o::new_order order) {
-    co_return co_await in_write_transaction(db_, statements_, std::move(order), create_order_tx);
+    co_return co_await in_write(create_order_tx, std::move(order));
 }
 
 awaitable<std::optional<o::order>> sqlite_order_store::get_order(std::string id) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [id = std::move(id),
-                     counter = &statements_](sqlite::connection& c) -> std::optional<o::order> {
-            return load_order(session{c, *counter}, id);
-        };
-        co_return co_await db_.read(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_read(load_order, std::move(id));
 }
 
 awaitable<o::page<o::order>> sqlite_order_store::list_orders(o::order_query query) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [query = std::move(query),
-                     counter = &statements_](sqlite::connection& c) -> o::page<o::order> {
-            const session db{c, *counter};
-            auto s = db.prepare(query.user_id ? k_list_orders_for_user : k_list_orders);
-            s.bind(1, query.before_id.value_or(std::string(k_no_cursor)))
-                .bind(3, static_cast<std::int64_t>(query.limit) + 1);
-            if (query.status) {
-                s.bind(2, o::to_string(*query.status));
-            } else {
-                s.bind(2, nullptr);
-            }
-            if (query.user_id) s.bind(4, *query.user_id);
-            return page_of(orders_from(s), query.limit);
-        };
-        co_return co_await db_.read(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_read(select_orders, std::move(query));
 }
 
 awaitable<o::replace_items_result> sqlite_order_store::replace_items(o::replace_items_request request) {
-    co_return co_await in_write_transaction(db_, statements_, std::move(request), replace_items_tx);
+    co_return co_await in_write(replace_items_tx, std::move(request));
 }
 
 awaitable<o::transition_result> sqlite_order_store::transition(o::transition_request request) {
-    co_return co_await in_write_transaction(db_, statements_, std::move(request), transition_tx);
+    co_return co_await in_write(transition_tx, std::move(request));
 }
 
 awaitable<std::size_t> sqlite_order_store::purge_idempotency_keys(o::timestamp created_before) {
-    try {
-        // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys
-        // an init-capturing closure temporary there twice (see docs/API.md, "GCC 12").
-        auto work = [created_before, counter = &statements_](sqlite::connection& c) {
-            const session db{c, *counter};
-            // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
-            const auto expired_before = expiry_for(created_before);
-            std::size_t purged = 0;
-            for (int batch = 0; batch < k_purge_max_batches; ++batch) {
-                auto s = db.prepare(k_purge_idempotency_keys);
-                s.bind(1, expired_before).bind(2, k_purge_batch);
-                const auto deleted = s.run();
-                purged += static_cast<std::size_t>(deleted);
-                if (deleted < k_purge_batch) break;
-            }
-            return purged;
-        };
-        co_return co_await db_.write(std::move(work));
-    } catch (const db::error& e) {
-        rethrow_for_domain(e);
-    }
+    co_return co_await in_write(delete_expired_keys, created_before);
 }
 
 }  // namespace svc::db

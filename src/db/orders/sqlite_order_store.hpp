@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "db/sqlite/database.hpp"
 #include "orders/store.hpp"
@@ -52,6 +53,22 @@ public:
     std::uint64_t statements_sent() const { return statements_.load(std::memory_order_relaxed); }
 
 private:
+    // The one wrapper around every method: runs work(session, args...) as one job on a reader
+    // thread (in_read: one statement's snapshot per statement, no transaction) or on the
+    // writer thread inside BEGIN IMMEDIATE … COMMIT (in_write: a failure rolls back; a
+    // refusal wrote nothing, and committing an empty transaction is harmless), resumes on the
+    // caller's executor, and turns db::error into the domain's errors
+    // (order_store_support::rethrow_for_domain). `args` move into the job; `Session` (the
+    // connection and this store's statement counter) is deduced from `work`.
+    template <typename Result, typename Session, typename... Args>
+    boost::asio::awaitable<Result> in_read(
+        Result (*work)(const Session&, const Args&...), std::type_identity_t<Args>... args
+    );
+    template <typename Result, typename Session, typename... Args>
+    boost::asio::awaitable<Result> in_write(
+        Result (*work)(const Session&, const Args&...), std::type_identity_t<Args>... args
+    );
+
     sqlite::database& db_;
     // Incremented by the work items on the SQLite threads (they capture its address).
     std::atomic<std::uint64_t> statements_{0};

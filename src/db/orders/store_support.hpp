@@ -1,7 +1,18 @@
 #pragma once
-// Helpers both order stores share: backend-neutral mapping between rows and the domain, and
-// the one translation of database failures into domain errors. Internal to src/db/orders.
+// Helpers both order stores share: backend-neutral mapping between rows and the domain,
+// constants both schemas agree on, and the one translation of database failures into domain
+// errors. Internal to src/db/orders.
+//
+// GCC 12 and coroutine temporaries (tagged "GCC 12: named, see store_support.hpp" where used).
+// GCC before 13 miscompiles a temporary of aggregate or closure type with non-trivial members
+// — a braced `T{...}`, a lambda with init-captures such as `[p = std::move(p)]` — created
+// inside a `co_await` expression: the object is copied bitwise and destroyed twice (ASan:
+// "attempting free on address which was not malloc()-ed"). It is GCC bug 100611
+// (https://gcc.gnu.org/bugzilla/show_bug.cgi?id=100611), fixed in GCC 13; Debian 12 ships
+// GCC 12. The stores therefore build such objects in a named local first and
+// `co_await f(std::move(x))`. Function results and classes with constructors are not affected.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +27,34 @@
 #include "orders/store.hpp"
 
 namespace svc::db::order_store_support {
+
+// Compile-time concatenation of SQL fragments, so that statements sharing a head or a tail
+// are still single named constants, built without any run-time work:
+//     constexpr joined_sql k_a_sql{k_head, k_tail};
+//     constexpr std::string_view k_a = k_a_sql.view();
+template <std::size_t... N>
+struct joined_sql {
+    std::array<char, (N + ...) - sizeof...(N) + 1> text{};
+    constexpr explicit joined_sql(const char (&... parts)[N]) {
+        std::size_t at = 0;
+        (
+            [&] {
+                for (std::size_t i = 0; i + 1 < N; ++i) text[at++] = parts[i];
+            }(),
+            ...
+        );
+    }
+    constexpr std::string_view view() const { return {text.data(), text.size() - 1}; }
+};
+
+// The cursor of a first page of orders: every UUID sorts below it (pages go newest first,
+// `id < cursor`).
+inline constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
+// purge_idempotency_keys deletes at most this many rows per statement, so a large backlog
+// never holds its locks for long, and at most k_purge_max_batches statements per call.
+inline constexpr std::int64_t k_purge_batch = 1000;
+inline constexpr int k_purge_max_batches = 10;
 
 // When an Idempotency-Key stored at `now` may be purged.
 inline orders::timestamp expiry_for(orders::timestamp now) {
