@@ -5,6 +5,11 @@ add_library(project_warnings INTERFACE)
 target_compile_options(project_warnings INTERFACE
     -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
     -Wimplicit-fallthrough -Wold-style-cast -Wcast-align
+    # Implicit narrowing and sign changes (GCC leaves the sign ones out of -Wconversion in C++):
+    # sizes, offsets and counts cross between size_t, ptrdiff_t, int and the C APIs' types in
+    # the parsers and stores, where a silent wrap is a bug; a conversion that cannot lose
+    # anything is written as a static_cast beside the check or the reason it fits.
+    -Wconversion -Wsign-conversion
     # GCC 12 at -O2 reports Asio's coroutine frames (allocated by Asio's own operator new and
     # freed by its matching delete) as mismatched, and null dereferences inside inlined Boost
     # and libstdc++ code (any_executor equality, ranges::equal): false positives in code that is
@@ -29,7 +34,7 @@ target_compile_features(project_options INTERFACE cxx_std_20)
 # Asio and Beast are compiled once, in src/asio (separate compilation mode).
 target_compile_definitions(project_options INTERFACE
     BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
-    BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+    BOOST_ASIO_NO_DEPRECATED)
 
 if(ORDERS_SANITIZE)
     set(_san "-fsanitize=${ORDERS_SANITIZE}")
