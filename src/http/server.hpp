@@ -1,17 +1,22 @@
 #pragma once
 // The HTTP/1.1 server: one SO_REUSEPORT acceptor per event loop, one coroutine per
 // connection, keep-alive and pipelining, the contract's limits, authentication before the
-// body is read, and graceful shutdown. Beast stays inside server.cpp.
+// body is read, and graceful shutdown. Handlers and their callers see no Beast type: the
+// parser stays inside session.cpp, the bytes written are wire_format's.
 //
 // Per request, in this order: read the headers (431 over max_header_bytes, connection dropped
 // when they do not arrive within header_timeout) → 413 when Content-Length is over
-// max_body_bytes → match the route (404 / 405 + Allow) → authenticate (401 / 403) → read the
-// body (413 when a chunked body grows over the limit) → run the handler → write the response
-// with X-Request-ID. An answer given before the body was read keeps the connection when the
-// whole body (within max_body_bytes) came with the header; otherwise it closes the connection
-// after a short drain of the unread body. Every request is counted in
-// http_requests_total{method,route,status}, timed in
+// max_body_bytes → admission (admission.hpp: route 404 / 405 + Allow, authenticate 401, role
+// 403, rate limit 429) → read the body (413 when a chunked body grows over the limit) → run the
+// handler → write the response with X-Request-ID. An answer given before the body was read
+// keeps the connection when the whole body (within max_body_bytes) came with the header;
+// otherwise it closes the connection after a short drain of the unread body. Every request is
+// counted in http_requests_total{method,route,status}, timed in
 // http_request_duration_seconds{method,route}, and logged by obs::log_access.
+//
+// The parts, split by concept: server.cpp (listener, start, shutdown), session.cpp (one
+// connection), admission.cpp (route, authenticate, role, rate limit), target.cpp (the
+// request-target), wire_format.cpp (response bytes), server_state.hpp (what they share).
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +27,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "auth/principal.hpp"
+#include "http/admission.hpp"
 #include "http/rate_limit.hpp"
 #include "http/router.hpp"
 #include "runtime/event_loops.hpp"
@@ -43,11 +49,6 @@ struct server_options {
     std::chrono::milliseconds shutdown_grace{10'000};       // how long requests in flight may finish
     rate_limit_options rate_limit;                          // per client (`sub`); off by default
 };
-
-// Verifies the Authorization header (absent: nullopt) of a `user` or `admin` route. Called on
-// the connection's event loop before the body is read; must not block. The auth module
-// provides the real one.
-using authenticator = std::function<auth::result(std::optional<std::string_view> authorization_header)>;
 
 // Lifetime: construct, start(), then run the event loops; the server, the router and the
 // loops must outlive the loops' run(), and the server must be destroyed while the loops are
