@@ -64,17 +64,45 @@ std::string random_hex_secret() {
     return hex;
 }
 
+// Creates `dir` and its missing parents with mode 0700: the directory holds the secret (and,
+// by default, the database), so other local users have no business listing it. An existing
+// directory keeps its mode.
+void create_private_directories(const std::filesystem::path& dir) {
+    std::filesystem::path prefix;
+    for (const auto& part : dir) {
+        prefix /= part;
+        if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+            fail("cannot create the data directory", prefix, errno);
+        }
+    }
+}
+
+// What a non-regular file is, for the refusal.
+std::string_view file_kind(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    return "not a regular file";
+}
+
 // Reads and validates an existing secret file; nullopt if it does not exist.
 std::optional<std::string> read_secret(const std::filesystem::path& path) {
-    const file_descriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (a
+    // start that hangs with no log line); for a regular file it changes nothing.
+    const file_descriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) {
         if (errno == ENOENT) return std::nullopt;
         fail("cannot open the JWT dev secret", path, errno);
     }
     struct stat info {};
     if (::fstat(fd.get(), &info) != 0) fail("cannot inspect the JWT dev secret", path, errno);
-    if (!S_ISREG(info.st_mode))
-        throw std::runtime_error("the JWT dev secret " + path.string() + " is not a file");
+    if (!S_ISREG(info.st_mode)) {
+        throw std::runtime_error(
+            "the JWT dev secret " + path.string() + " is " + std::string(file_kind(info.st_mode)) +
+            ", not a regular file; remove it to generate a new secret"
+        );
+    }
     // Like ssh with its keys: a secret others can read is not a secret any more.
     if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
         throw std::runtime_error(
@@ -148,9 +176,7 @@ bool publish_new_secret(const std::filesystem::path& path, const std::string& se
 
 std::string load_or_create_dev_secret(const std::filesystem::path& data_dir, bool* created) {
     if (created != nullptr) *created = false;
-    std::error_code ec;
-    std::filesystem::create_directories(data_dir, ec);
-    if (ec) fail("cannot create the data directory", data_dir, ec.value());
+    create_private_directories(data_dir);
     const std::filesystem::path path = data_dir / k_dev_secret_file_name;
 
     if (auto existing = read_secret(path)) return *existing;

@@ -1,10 +1,13 @@
-// The dev secret file on a real filesystem: created once with mode 0600, read back,
-// refused when others can read it, and one winner when several starts race.
+// The dev secret file on a real filesystem: created once with mode 0600 in a 0700 directory,
+// read back, refused when others can read it or when it is no regular file, and one winner
+// when several starts race.
 
 #include "auth/dev_secret.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,7 +16,9 @@
 #include <gtest/gtest.h>
 
 #include "support/auth_tools.hpp"
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace svc::auth {
 namespace {
@@ -37,6 +42,8 @@ TEST(dev_secret, creates_a_random_256_bit_secret_with_mode_0600) {
 
     const auto file = data_dir / "jwt-secret";
     EXPECT_EQ(permission_bits(file), 0600U);
+    EXPECT_EQ(permission_bits(data_dir), 0700U);
+    EXPECT_EQ(permission_bits(data_dir.parent_path()), 0700U);
     EXPECT_EQ(testing::read_file(file), secret + "\n");
     // No temporary file is left behind.
     EXPECT_EQ(
@@ -91,6 +98,37 @@ TEST(dev_secret, refuses_a_symlink) {
     ASSERT_EQ(::chmod(target.c_str(), 0600), 0);
     std::filesystem::create_symlink(target, dir.path() / "jwt-secret");
     EXPECT_THROW(load_or_create_dev_secret(dir.path()), std::runtime_error);
+}
+
+TEST(dev_secret, refuses_a_fifo_at_once_instead_of_waiting_for_a_writer) {
+    const testing::temp_dir dir;
+    const auto fifo = dir.path() / "jwt-secret";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto load = std::async(std::launch::async, [&] { return load_or_create_dev_secret(dir.path()); });
+    // A correct answer takes microseconds; the bound only keeps a regression from hanging
+    // the suite: the open is then released by a writer, and the test fails.
+    if (load.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        ADD_FAILURE() << "opening the FIFO waited for a writer";
+        const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+        if (writer >= 0) ::close(writer);
+    }
+    try {
+        load.get();
+        ADD_FAILURE() << "a FIFO was accepted as the secret";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("is a FIFO, not a regular file"), std::string::npos) << e.what();
+    }
+}
+
+TEST(dev_secret, refuses_a_directory) {
+    const testing::temp_dir dir;
+    std::filesystem::create_directory(dir.path() / "jwt-secret");
+    try {
+        load_or_create_dev_secret(dir.path());
+        ADD_FAILURE() << "a directory was accepted as the secret";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
+    }
 }
 
 TEST(dev_secret, concurrent_first_starts_agree_on_one_secret) {

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import stat
 import subprocess
 import time
@@ -316,6 +317,18 @@ def test_postgresql_without_a_key_refuses_to_start(service_factory, test_databas
     assert s.wait(timeout=20) == 2
     assert "no token signing key is configured" in s.stderr()
     assert not (s.data_dir / "jwt-secret").exists()
+
+
+def test_a_fifo_as_dev_secret_refuses_to_start_at_once(tmp_path):
+    data_dir = tmp_path / "service" / "data"
+    data_dir.mkdir(parents=True)
+    os.mkfifo(data_dir / "jwt-secret", 0o600)
+    s = harness.start_service(data_dir.parent, env={"JWT_SECRET": ""}, wait_ready=False)
+    try:
+        assert s.wait(timeout=30) == 2  # it used to wait forever for a writer, saying nothing
+        assert f"the JWT dev secret {data_dir / 'jwt-secret'} is a FIFO, not a regular file" in s.stderr()
+    finally:
+        s.stop()
 
 
 def test_world_readable_dev_secret_refuses_to_start(service_factory, tmp_path):

@@ -48,6 +48,20 @@ def test_ready_and_db_metrics_on_the_default_sqlite(service_factory):
     assert (svc.data_dir / "orders.db").is_file()
 
 
+@pytest.mark.parametrize("jwt_secret", [SECRET, ""], ids=["configured-secret", "dev-secret"])
+def test_a_new_data_dir_and_database_are_readable_by_the_owner_only(service_factory, tmp_path, jwt_secret):
+    data_dir = tmp_path / "fresh" / "data"  # neither exists yet
+    svc = service_factory(env={"DATA_DIR": str(data_dir), "JWT_SECRET": jwt_secret})
+    key = jwt_secret or (data_dir / "jwt-secret").read_text().strip()
+    token = jwt.encode({"sub": "ops", "roles": ["admin"], "exp": int(time.time()) + 300}, key)
+    r = requests.post(svc.url("/products"), json={"id": "p1", "name": "P", "price_cents": 1, "stock": 1},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert r.status_code == 201, r.text  # a write: the WAL and its index exist now too
+    assert (data_dir.parent.stat().st_mode & 0o777, data_dir.stat().st_mode & 0o777) == (0o700, 0o700)
+    for name in ("orders.db", "orders.db-wal", "orders.db-shm"):
+        assert (data_dir / name).stat().st_mode & 0o777 == 0o600, name
+
+
 def test_malformed_database_url_exits_2_in_one_line_without_the_password(tmp_path):
     result = harness.run_binary("serve", env={"DATABASE_URL": "postgresql://app:hunter2@db:notaport/orders"}, cwd=tmp_path)
     assert result.returncode == 2

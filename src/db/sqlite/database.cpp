@@ -1,10 +1,16 @@
 #include "db/sqlite/database.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 #include <sqlite3.h>
 
 #include "db/error.hpp"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace svc::db::sqlite {
 
@@ -50,6 +56,34 @@ std::string constraint_of(std::string_view message) {
     const std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     const errc code = classify(extended);
     throw db::error(code, message, code == errc::other ? std::string() : constraint_of(message));
+}
+
+[[noreturn]] void throw_file_error(const std::string& what, const std::filesystem::path& path, int error) {
+    throw db::error(
+        errc::connection_lost, what + " " + path.string() + ": " + std::generic_category().message(error)
+    );
+}
+
+// Creates the database file empty (SQLite reads an empty file as an empty database) with mode
+// 0600, and its missing directories with mode 0700, unless it exists. SQLite itself would
+// create it 0644 less the umask, readable by every local user, and its -wal and -shm files
+// take the database file's mode. An existing file or directory keeps its mode.
+void create_private_database_file(const std::string& path) {
+    if (path == ":memory:" || path.starts_with("file:")) return;
+    const std::filesystem::path file(path);
+    std::filesystem::path prefix;
+    for (const auto& part : file.parent_path()) {
+        prefix /= part;
+        if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+            throw_file_error("cannot create the database directory", prefix, errno);
+        }
+    }
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        ::close(fd);
+    } else if (errno != EEXIST) {
+        throw_file_error("cannot create the database file", file, errno);
+    }
 }
 
 }  // namespace
@@ -134,6 +168,7 @@ connection::connection(const std::string& path, bool read_only, std::chrono::mil
     // recover a WAL index after a crash, a query_only one can.
     const int flags =
         SQLITE_OPEN_READWRITE | (read_only ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    if (!read_only) create_private_database_file(path);
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
         const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);

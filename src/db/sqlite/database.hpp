@@ -96,6 +96,9 @@ private:
 // One sqlite3 connection. Used by one thread at a time (the worker running `fn`).
 class connection {
 public:
+    // Opens `path`; a writer (not `read_only`) first creates a missing file with mode 0600 and
+    // its missing directories with mode 0700, so the orders are not readable by other local
+    // users (the -wal and -shm files take the file's mode). Throws db::error (connection_lost).
     connection(const std::string& path, bool read_only, std::chrono::milliseconds busy_timeout);
     ~connection();
     connection(const connection&) = delete;
@@ -146,7 +149,7 @@ struct database_options {
 
 class database {
 public:
-    // Opens the writer connection (creating the file) and the reader connections, and
+    // Opens the writer connection (creating the file, mode 0600) and the reader connections, and
     // starts the worker threads. Throws db::error when the file cannot be opened.
     explicit database(database_options options);
     // Waits for queued work to finish, then closes every connection.

@@ -1,7 +1,8 @@
-// The SQLite backend on a real temp file: connection settings, work off the loop and back
-// on it, typed errors, transactions, readers concurrent with the writer.
+// The SQLite backend on a real temp file: connection settings, file modes, work off the loop
+// and back on it, typed errors, transactions, readers concurrent with the writer.
 #include "db/sqlite/database.hpp"
 
+#include <filesystem>
 #include <thread>
 
 #include <boost/asio/this_coro.hpp>
@@ -9,6 +10,7 @@
 
 #include "db/error.hpp"
 #include "support/db_support.hpp"
+#include <sys/stat.h>
 
 namespace svc::db::sqlite {
 namespace {
@@ -54,6 +56,32 @@ TEST_F(Sqlite, EveryConnectionHasTheAgreedSettings) {
         co_await db_->write(check);
         co_await db_->read(check);
     });
+}
+
+mode_t permission_bits(const std::filesystem::path& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+    return info.st_mode & 0777U;
+}
+
+// Other local users can neither list the directories created for the database nor read the
+// database, its WAL or its shared-memory index; what existed before keeps its mode.
+TEST(SqliteFiles, ANewDatabaseIsOwnerOnly) {
+    const test::temp_sqlite scratch;
+    const std::filesystem::path dir = std::filesystem::path(scratch.dir()) / "data" / "nested";
+    const std::string path = (dir / "orders.db").string();
+    {
+        connection writer(path, false, std::chrono::milliseconds(1000));
+        writer.exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)");
+        EXPECT_EQ(permission_bits(dir.parent_path()), 0700U);
+        EXPECT_EQ(permission_bits(dir), 0700U);
+        EXPECT_EQ(permission_bits(path), 0600U);
+        EXPECT_EQ(permission_bits(path + "-wal"), 0600U);
+        EXPECT_EQ(permission_bits(path + "-shm"), 0600U);
+    }
+    ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+    connection again(path, false, std::chrono::milliseconds(1000));
+    EXPECT_EQ(permission_bits(path), 0640U);
 }
 
 TEST_F(Sqlite, WorkRunsOffTheLoopAndResumesOnIt) {
