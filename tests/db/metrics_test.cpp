@@ -44,7 +44,7 @@ TEST(DbMetrics, SqliteJobsAreCountedAndConnectionsReported) {
 
 TEST(DbMetrics, PostgresPoolCountsIdleAndBusy) {
     test::pg_schema schema;
-    SKIP_WITHOUT_POSTGRES(schema);
+    REQUIRE_POSTGRES(schema);
     runtime::event_loops loops(1);
     options opts;
     opts.url = schema.url();

@@ -41,9 +41,7 @@ private:
 
 class Migrations : public ::testing::TestWithParam<backend> {
 protected:
-    void SetUp() override {
-        if (!db_.available()) GTEST_SKIP() << "TEST_DATABASE_URL is not set (scripts/test sets it)";
-    }
+    void SetUp() override { REQUIRE_POSTGRES(db_); }
     backend_under_test db_{GetParam()};
 };
 
@@ -222,7 +220,7 @@ namespace {
 // session) must not hang /ready: check_ready() gives up after the pool timeout.
 TEST(ReadinessSlow, LockedSchemaTableGivesUpAfterThePoolTimeout) {
     test::pg_schema schema;
-    SKIP_WITHOUT_POSTGRES(schema);
+    REQUIRE_POSTGRES(schema);
     migrate(schema.parsed());
     test::pg_admin locker(schema.url());
     locker.exec("BEGIN");

@@ -11,7 +11,7 @@
 - ``service_factory``: a function ``start(env=None, args=())`` returning a fresh
   ``harness.Service`` (for tests that stop or signal the server); all are stopped by PID
   at the end of the test.
-- ``test_database_url``: $TEST_DATABASE_URL, or the test is skipped.
+- ``test_database_url``: $TEST_DATABASE_URL (CTest's ``postgres`` fixture), or the test fails.
 
 The binary comes from $ORDERS_BINARY (CTest sets it), else build/dev/orders-service.
 """
@@ -82,5 +82,5 @@ def service_factory(tmp_path):
 def test_database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        pytest.skip("TEST_DATABASE_URL is not set (scripts/test starts a throwaway PostgreSQL)")
+        pytest.fail("TEST_DATABASE_URL is not set (the ctest fixture `postgres` sets it)")
     return url

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the database tests: run a coroutine on real event loops, a throwaway
-// PostgreSQL schema per test (TEST_DATABASE_URL, set by scripts/test), a temp SQLite file.
+// PostgreSQL schema per test (TEST_DATABASE_URL, set by the ctest fixture), a temp SQLite file.
 
 #include <atomic>
 #include <cstdlib>
@@ -18,6 +18,7 @@
 #include "db/database_url.hpp"
 #include "runtime/event_loops.hpp"
 #include "support/pg_connection.hpp"
+#include "support/require_postgres.hpp"
 
 namespace svc::db::test {
 
@@ -87,9 +88,6 @@ private:
     std::string name_;
     std::string url_;
 };
-
-#define SKIP_WITHOUT_POSTGRES(schema) \
-    if (!(schema).available()) GTEST_SKIP() << "TEST_DATABASE_URL is not set (scripts/test sets it)"
 
 // A temp directory with a SQLite file path in it, removed afterwards.
 class temp_sqlite {

@@ -150,7 +150,7 @@ def orders_server(request, tmp_path_factory):
     else:
         base = os.environ.get("TEST_DATABASE_URL")
         if not base:
-            pytest.skip("TEST_DATABASE_URL is not set (scripts/test starts a throwaway PostgreSQL)")
+            pytest.fail("TEST_DATABASE_URL is not set (the ctest fixture `postgres` sets it)")
         database = "orders_fn_" + uuid.uuid4().hex[:10]
         _psql(base, f"CREATE DATABASE {database}")
         url = _with_database(base, database)

@@ -1,7 +1,7 @@
 #pragma once
 // The two real backends of orders::order_store, behind one shape, for a typed test suite:
 // - postgres_backend: a fresh schema per test on the PostgreSQL of TEST_DATABASE_URL (set by
-//   scripts/test), migrated with the embedded migrations, a real pg::pool over 2 event loops;
+//   the ctest fixture), migrated with the embedded migrations, a real pg::pool over 2 event loops;
 // - sqlite_backend: a fresh database file in a temp directory, migrated the same way, the
 //   real sqlite::database (one writer thread, two readers).
 // Each also offers an independent blocking SQL connection (`query_int`) so that tests can
@@ -34,6 +34,7 @@
 #include "db/sqlite/database.hpp"
 #include "runtime/event_loops.hpp"
 #include "support/pg_connection.hpp"
+#include "support/require_postgres.hpp"
 
 namespace svc::db::store_test {
 
@@ -83,7 +84,6 @@ using pg_connection = svc::test::pg_connection;
 
 class postgres_backend {
 public:
-    static constexpr const char* k_name = "postgresql";
     // A duplicate that finds the key claimed by a running transaction is told so at once.
     static constexpr bool k_reports_in_flight = true;
     // A user's page: one statement, the page with its items (a generic plan: no wrapper).
@@ -149,7 +149,6 @@ private:
 
 class sqlite_backend {
 public:
-    static constexpr const char* k_name = "sqlite";
     // One serial writer: a duplicate is looked at only after the first one committed.
     static constexpr bool k_reports_in_flight = false;
     static constexpr std::uint64_t k_statements_per_user_page = 1;

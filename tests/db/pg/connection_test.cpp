@@ -17,7 +17,7 @@ using test::run_on;
 class PgClient : public ::testing::Test {
 protected:
     void SetUp() override {
-        SKIP_WITHOUT_POSTGRES(schema_);
+        REQUIRE_POSTGRES(schema_);
         test::pg_admin admin(schema_.url());
         admin.exec(
             "CREATE TABLE stock (id text PRIMARY KEY, qty int8 NOT NULL CHECK (qty >= 0));"

@@ -31,7 +31,7 @@ asio::awaitable<void> sleep_for(milliseconds d) {
 
 class PgPool : public ::testing::Test {
 protected:
-    void SetUp() override { SKIP_WITHOUT_POSTGRES(schema_); }
+    void SetUp() override { REQUIRE_POSTGRES(schema_); }
     std::unique_ptr<pool> make_pool(runtime::event_loops& loops, pool_options options) {
         return std::make_unique<pool>(loops, schema_.url(), redact_url(schema_.url()), options);
     }
