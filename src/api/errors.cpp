@@ -36,10 +36,15 @@ http::problem to_problem(const orders::error& e) {
     return make(500, "Internal server error");
 }
 
-http::problem validation_problem(const std::vector<json::issue>& issues) {
-    auto p = make(422, "Request validation failed");
-    p.errors.reserve(issues.size());
-    for (const auto& issue : issues) {
+http::problem validation_problem(const json::invalid& found) {
+    auto p = make(
+        422,
+        found.truncated ? "Request validation failed; only the first " + std::to_string(json::k_max_issues) +
+                              " errors are listed"
+                        : std::string("Request validation failed")
+    );
+    p.errors.reserve(found.issues.size());
+    for (const auto& issue : found.issues) {
         http::field_error error{{}, issue.msg, issue.type};
         error.loc.reserve(issue.loc.size());
         for (const auto& segment : issue.loc) {

@@ -15,8 +15,9 @@ namespace svc::api {
 // unavailable → 503 with Retry-After; any other orders::error → 500 (a bug).
 http::problem to_problem(const orders::error& e);
 
-// A 422 validation_error listing every issue.
-http::problem validation_problem(const std::vector<json::issue>& issues);
+// A 422 validation_error listing the issues found; when the decoder stopped at its limit
+// (`truncated`), `detail` says that only the first json::k_max_issues are listed.
+http::problem validation_problem(const json::invalid& found);
 
 // A 400 bad_request with `detail`.
 http::problem bad_request(std::string detail);

@@ -31,8 +31,7 @@ T read_body(const http::request& request) {
     auto result = json::decode_body<T>(request.body);
     if (auto* bad = std::get_if<json::malformed>(&result))
         throw http::problem_error(bad_request(bad->detail));
-    if (auto* bad = std::get_if<json::invalid>(&result))
-        throw http::problem_error(validation_problem(bad->issues));
+    if (auto* bad = std::get_if<json::invalid>(&result)) throw http::problem_error(validation_problem(*bad));
     return std::move(std::get<T>(result));
 }
 
@@ -42,8 +41,7 @@ T read_query(const http::request& request) {
     auto result = json::decode_query<T>(request.query);
     if (auto* bad = std::get_if<json::malformed>(&result))
         throw http::problem_error(bad_request(bad->detail));
-    if (auto* bad = std::get_if<json::invalid>(&result))
-        throw http::problem_error(validation_problem(bad->issues));
+    if (auto* bad = std::get_if<json::invalid>(&result)) throw http::problem_error(validation_problem(*bad));
     return std::move(std::get<T>(result));
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// JSON → described struct, validating as it goes and collecting EVERY failure with its
-// location, so one 422 answer lists them all. Types and json/rules.hpp say what is valid.
+// JSON → described struct, validating as it goes and collecting the failures with their
+// locations, so one 422 answer lists them — up to k_max_issues: a hostile body must not turn
+// into an answer many times its size. Types and json/rules.hpp say what is valid.
 //
 //     auto result = json::decode_body<create_order_body>(request.body);
 //     if (auto* bad = std::get_if<json::malformed>(&result)) → 400 (not JSON, too deep)
@@ -48,8 +49,13 @@ struct malformed {
 
 // Well-formed JSON that breaks the schema. → 422 validation_error
 struct invalid {
-    std::vector<issue> issues;
+    std::vector<issue> issues;  // at most k_max_issues, in the order found
+    bool truncated = false;     // more failures were found than `issues` holds
 };
+
+// The most failures one answer lists. The walk stops at the next one found, so a body of
+// 300,000 bad elements costs what 21 cost, and its 422 stays a few KiB.
+inline constexpr std::size_t k_max_issues = 20;
 
 template <class T>
 using decode_result = std::variant<T, malformed, invalid>;
@@ -71,24 +77,30 @@ std::optional<std::size_t> utf8_length(std::string_view text);
 // The strict decimal integer in `text` ("-12"; no "+", spaces, "1.0" or "0x1"), or nullopt.
 std::optional<std::int64_t> parse_decimal(std::string_view text);
 
-// Collects issues while a value is walked; tracks the current location.
+// Collects issues while a value is walked; tracks the current location. Keeps the first
+// k_max_issues; the one after them marks the reader `stopped`, and the walk ends there (every
+// loop over members or elements checks it).
 class reader {
 public:
     explicit reader(loc_segment root) { location_.push_back(std::move(root)); }
 
     void fail(std::string msg, std::string type) {
-        issues_.push_back({location_, std::move(msg), std::move(type)});
+        ++found_;
+        if (issues_.size() < k_max_issues) issues_.push_back({location_, std::move(msg), std::move(type)});
     }
     void enter(loc_segment segment) { location_.push_back(std::move(segment)); }
     void leave() { location_.pop_back(); }
 
-    bool ok() const { return issues_.empty(); }
-    std::size_t issue_count() const { return issues_.size(); }
-    std::vector<issue> take_issues() { return std::move(issues_); }
+    bool ok() const { return found_ == 0; }
+    bool stopped() const { return found_ > k_max_issues; }
+    // Every failure found, also those past the limit (a read compares it before and after).
+    std::size_t issue_count() const { return found_; }
+    invalid take_invalid() { return invalid{std::move(issues_), stopped()}; }
 
 private:
     std::vector<loc_segment> location_;
     std::vector<issue> issues_;
+    std::size_t found_ = 0;
 };
 
 namespace detail {
@@ -139,7 +151,7 @@ template <class Element>
 void check_unique(reader& r, const std::vector<Element>& elements, std::string_view member) {
     if constexpr (described_struct<Element>) {
         std::set<std::string, std::less<>> seen;
-        for (std::size_t i = 0; i < elements.size(); ++i) {
+        for (std::size_t i = 0; i < elements.size() && !r.stopped(); ++i) {
             boost::mp11::mp_for_each<members_of<Element>>([&](auto d) {
                 using member_type = std::remove_cvref_t<decltype(elements[i].*d.pointer)>;
                 if constexpr (std::is_same_v<member_type, std::string>) {
@@ -168,6 +180,10 @@ std::optional<T> read_struct(reader& r, const boost::json::value& v) {
     T out{};
     bool complete = true;
     boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+        if (r.stopped()) {
+            complete = false;
+            return;
+        }
         using member_type = std::remove_cvref_t<decltype(out.*d.pointer)>;
         const field_rule* rule = rule_for<T>(d.name);
         const auto* found = object->if_contains(d.name);
@@ -230,10 +246,12 @@ std::optional<T> read(reader& r, const boost::json::value& v, const field_rule* 
         }
         const std::size_t errors_before_items = r.issue_count();
         check_items(r, array->size(), rule);
+        // An array over its limit is refused whole: its elements are not worth validating.
+        if (rule != nullptr && rule->max_items && array->size() > *rule->max_items) return std::nullopt;
         T out;
         out.reserve(array->size());
         bool complete = true;
-        for (std::size_t i = 0; i < array->size(); ++i) {
+        for (std::size_t i = 0; i < array->size() && !r.stopped(); ++i) {
             r.enter(i);
             auto item = read<element>(r, (*array)[i], nullptr);
             r.leave();
@@ -243,6 +261,7 @@ std::optional<T> read(reader& r, const boost::json::value& v, const field_rule* 
                 complete = false;
             }
         }
+        if (r.stopped()) return std::nullopt;
         if (complete && rule != nullptr && !rule->unique_by.empty()) check_unique(r, out, rule->unique_by);
         if (!complete || r.issue_count() != errors_before_items) return std::nullopt;
         return out;
@@ -260,7 +279,7 @@ template <class T>
 decode_result<T> decode_value(const boost::json::value& v, loc_segment root = std::string("body")) {
     reader r(std::move(root));
     auto value = detail::read<T>(r, v, nullptr);
-    if (!value || !r.ok()) return invalid{r.take_issues()};
+    if (!value || !r.ok()) return r.take_invalid();
     return std::move(*value);
 }
 

@@ -87,7 +87,7 @@ decode_result<T> decode_query(const std::string& raw) {  // see split_query: not
         }
         r.leave();
     });
-    if (!r.ok()) return invalid{r.take_issues()};
+    if (!r.ok()) return r.take_invalid();
     return out;
 }
 

@@ -169,7 +169,9 @@ json::object validation_problem_schema() {
     };
     return {
         {"type", "object"},
-        {"description", "The body of a 422 response: the error body plus every field that broke the schema."},
+        {"description",
+         "The body of a 422 response: the error body plus the fields that broke the schema, the first "
+         "ones found (when more were, `detail` says the list is cut)."},
         {"required", json::array{"detail", "type", "errors"}},
         {"properties",
          json::object{

@@ -71,7 +71,7 @@ TEST(ValidationProblem, TheBodyListsEveryIssueWithNumericIndices) {
     auto result =
         json::decode_body<order_create_body>(R"({"items": [{"product_id": "p1", "quantity": 0}, {}]})");
     const auto& issues = std::get<json::invalid>(result).issues;
-    const auto response = http::make_problem_response(validation_problem(issues));
+    const auto response = http::make_problem_response(validation_problem(std::get<json::invalid>(result)));
     EXPECT_EQ(response.status, 422U);
     const auto body = boost::json::parse(response.body).as_object();
     EXPECT_EQ(body.at("type"), "validation_error");
@@ -82,6 +82,18 @@ TEST(ValidationProblem, TheBodyListsEveryIssueWithNumericIndices) {
     EXPECT_EQ(errors[2].at("loc"), boost::json::parse(R"(["body", "items", 1, "quantity"])"));
     EXPECT_EQ(errors[1].at("type"), "missing");
     EXPECT_TRUE(errors[0].at("msg").is_string());
+}
+
+TEST(ValidationProblem, ACutListSaysSoInTheDetail) {
+    std::string body = R"({"items": [)";
+    for (int i = 0; i < 100; ++i) body += i == 0 ? "1" : ",1";
+    const auto result = json::decode_body<order_create_body>(body + "]}");
+    const auto response = http::make_problem_response(validation_problem(std::get<json::invalid>(result)));
+    const auto parsed = boost::json::parse(response.body).as_object();
+    EXPECT_EQ(parsed.at("type"), "validation_error");
+    EXPECT_EQ(parsed.at("detail"), "Request validation failed; only the first 20 errors are listed");
+    EXPECT_EQ(parsed.at("errors").as_array().size(), json::k_max_issues);
+    EXPECT_LT(response.body.size(), 4096U);
 }
 
 TEST(ContentType, OnlyJsonMediaTypesAreBodies) {

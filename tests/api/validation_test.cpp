@@ -159,6 +159,41 @@ TEST(CreateOrderBody, ItemsCountAndUniquenessRules) {
     );
 }
 
+std::string items_array(std::size_t count, std::string_view element) {
+    std::string text = R"({"items": [)";
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i > 0) text += ",";
+        text += element;
+    }
+    return text + "]}";
+}
+
+// 300,000 bad elements used to give 300,001 issues (a 26 MB answer to a 600 KB body).
+TEST(Bodies, AnOverLongArrayIsOneIssueItsElementsAreNotValidated) {
+    const auto result = json::decode_body<order_create_body>(items_array(300'000, "1"));
+    ASSERT_TRUE(std::holds_alternative<json::invalid>(result));
+    EXPECT_EQ(issues_of(result), list{"body/items:too_long"});
+    EXPECT_FALSE(std::get<json::invalid>(result).truncated);
+}
+
+TEST(Bodies, IssuesStopAtTheLimitAndSaySo) {
+    const auto result = json::decode_body<order_create_body>(items_array(100, "1"));
+    const auto& found = std::get<json::invalid>(result);
+    ASSERT_EQ(found.issues.size(), json::k_max_issues);
+    EXPECT_TRUE(found.truncated);
+    for (std::size_t i = 0; i < json::k_max_issues; ++i) {
+        EXPECT_EQ(flat(found.issues[i]), "body/items/" + std::to_string(i) + ":object_type");
+    }
+    // Exactly at the limit nothing is left out.
+    const auto at_limit = json::decode_body<order_create_body>(items_array(json::k_max_issues, "1"));
+    EXPECT_EQ(std::get<json::invalid>(at_limit).issues.size(), json::k_max_issues);
+    EXPECT_FALSE(std::get<json::invalid>(at_limit).truncated);
+    // Two issues per element: the walk stops inside the eleventh.
+    const auto two_each = json::decode_body<order_create_body>(items_array(50, R"({"quantity": 0})"));
+    EXPECT_EQ(std::get<json::invalid>(two_each).issues.size(), json::k_max_issues);
+    EXPECT_TRUE(std::get<json::invalid>(two_each).truncated);
+}
+
 TEST(Bodies, TheTopLevelMustBeAnObject) {
     for (const char* text : {"[]", "1", R"("x")", "null", "true"}) {
         EXPECT_EQ(body_issues<order_create_body>(text), list{"body:object_type"}) << text;
