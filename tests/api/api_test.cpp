@@ -70,7 +70,6 @@ TEST(ToProblem, EachDomainErrorHasItsStatusAndType) {
 TEST(ValidationProblem, TheBodyListsEveryIssueWithNumericIndices) {
     auto result =
         json::decode_body<order_create_body>(R"({"items": [{"product_id": "p1", "quantity": 0}, {}]})");
-    const auto& issues = std::get<json::invalid>(result).issues;
     const auto response = http::make_problem_response(validation_problem(std::get<json::invalid>(result)));
     EXPECT_EQ(response.status, 422U);
     const auto body = boost::json::parse(response.body).as_object();
