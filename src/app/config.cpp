@@ -91,6 +91,21 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     add_setting(
         cli,
+        "--max-connections-per-peer",
+        "MAX_CONNECTIONS_PER_PEER",
+        http.max_connections_per_peer,
+        "Open connections limit per client address (0: none); more are closed at once"
+    )
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}));
+    cli.add_option_function<int>(
+           "--admin-port",
+           [&http](int port) { http.admin_port = static_cast<std::uint16_t>(port); },
+           "Port of a second listener serving only /health, /ready and /metrics (unset: none)"
+    )
+        ->envname("ADMIN_PORT")
+        ->check(CLI::Range(0, 65535));
+    add_setting(
+        cli,
         "--rate-limit-per-second",
         "RATE_LIMIT_PER_SECOND",
         http.rate_limit.per_second,
@@ -114,6 +129,14 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
         "HEADER_TIMEOUT_SECONDS",
         http.header_timeout,
         "Time a client has to send a request's headers (from its first byte); then dropped"
+    );
+    add_seconds_setting(
+        cli,
+        durations,
+        "--first-request-timeout-seconds",
+        "FIRST_REQUEST_TIMEOUT_SECONDS",
+        http.first_request_timeout,
+        "Time a new connection has to send its first request's headers; then dropped"
     );
     add_seconds_setting(
         cli,

@@ -34,12 +34,31 @@ namespace svc::app {
 
 namespace {
 
-// Each connection needs a descriptor: lift the soft limit to the hard one, as servers do.
-void raise_open_file_limit() {
+// Descriptors the process holds besides client connections: listeners, the database pool or
+// SQLite files, epoll and eventfds, logs — a generous allowance.
+constexpr rlim_t k_descriptors_besides_connections = 128;
+
+// Each connection needs a descriptor: lift the soft limit to the hard one, as servers do, and
+// warn when even that cannot hold the connections allowed — accept() would then fail with
+// "Too many open files" below MAX_CONNECTIONS, refusing everyone, probes included.
+void raise_open_file_limit(const http::server_options& http) {
     rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    const rlim_t needed = http.max_connections + (http.admin_port ? http::k_admin_max_connections : 0) +
+                          k_descriptors_besides_connections;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+        spdlog::warn(
+            "MAX_CONNECTIONS={} needs about {} file descriptors but the open-file limit is {}: "
+            "connections beyond it fail with 'Too many open files'; raise the limit (ulimit -n) or "
+            "lower MAX_CONNECTIONS",
+            http.max_connections,
+            needed,
+            limit.rlim_cur
+        );
     }
 }
 
@@ -90,7 +109,7 @@ int migrate(const config& cfg) {
 int serve(const config& cfg) {
     obs::init_logging(cfg.logging);
     obs::register_process_metrics(obs::default_registry());
-    raise_open_file_limit();
+    raise_open_file_limit(cfg.http);
 
     runtime::event_loops loops(cfg.threads);
     service_state state;
@@ -138,8 +157,11 @@ int serve(const config& cfg) {
     );
     const http::router router(make_route_table(state, api::routes(orders_service)).routes);
 
+    // The admin listener (ADMIN_PORT) serves the system routes only: /health, /ready, /metrics.
+    const http::router admin_router(system_routes(state));
+
     // 4. Listen.
-    http::server server(loops, router, std::move(authenticate), cfg.http);
+    http::server server(loops, router, std::move(authenticate), cfg.http, &admin_router);
     try {
         server.start();
     } catch (const std::exception& e) {
@@ -154,6 +176,11 @@ int serve(const config& cfg) {
         loops.size(),
         ::getpid()
     );
+    if (cfg.http.admin_port) {
+        spdlog::info(
+            "admin listener (/health, /ready, /metrics) on {}:{}", cfg.http.host, server.admin_port()
+        );
+    }
 
     // SIGTERM/SIGINT: readiness flips first, then the server drains; a second signal stops at once.
     boost::asio::signal_set signals(loops.context(0), SIGINT, SIGTERM);
@@ -188,7 +215,9 @@ int healthcheck(const config& cfg) {
     std::string host = cfg.http.host;
     if (host == "0.0.0.0") host = "127.0.0.1";
     if (host == "::") host = "::1";
-    const auto result = http::probe_get(host, cfg.http.port, "/health", std::chrono::seconds(2));
+    // The admin listener, when there is one, answers even while the service port is flooded.
+    const std::uint16_t port = cfg.http.admin_port.value_or(cfg.http.port);
+    const auto result = http::probe_get(host, port, "/health", std::chrono::seconds(2));
     if (result && result->status == 200) return 0;
     std::cerr << "orders-service: healthcheck failed: "
               << (result ? "status " + std::to_string(result->status) : std::string("no answer within 2 s"))

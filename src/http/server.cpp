@@ -2,6 +2,7 @@
 // over the loops, start-up and graceful shutdown. Each connection is a session (session.hpp).
 #include "http/server.hpp"
 
+#include <stdexcept>
 #include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
@@ -51,7 +52,8 @@ loop_state& least_loaded_loop(shared_state& state, loop_state& here) {
 // io_context-pool server example accepts onto other contexts the same way), and its session
 // starts there. A connection arriving there once shutdown began is closed, as the acceptor
 // would have done.
-void hand_over(std::shared_ptr<shared_state> state, loop_state& target, socket_type socket) {
+void hand_over(std::shared_ptr<shared_state> state, connection_ticket ticket, socket_type socket) {
+    loop_state& target = *ticket.loop;
     socket_type moved(target.context.get_executor());
     boost::system::error_code ec;
     const tcp protocol = socket.local_endpoint(ec).protocol();
@@ -66,26 +68,35 @@ void hand_over(std::shared_ptr<shared_state> state, loop_state& target, socket_t
         spdlog::warn("handing a connection to another loop failed: {}", ec.message());
         boost::system::error_code ignored;
         socket.close(ignored);
-        state->connection_ended(target);
+        state->connection_ended(ticket);
         return;
     }
-    asio::post(target.context, [state = std::move(state), &target, socket = std::move(moved)]() mutable {
-        if (state->draining.load(std::memory_order_acquire)) {
-            boost::system::error_code ignored;
-            socket.close(ignored);
-            state->connection_ended(target);
-            return;
+    asio::post(
+        target.context,
+        [state = std::move(state), ticket = std::move(ticket), socket = std::move(moved)]() mutable {
+            if (state->is_draining()) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+                state->connection_ended(ticket);
+                return;
+            }
+            asio::io_context& context = ticket.loop->context;
+            asio::co_spawn(context, run_session(state, std::move(ticket), std::move(socket)), asio::detached);
         }
-        asio::co_spawn(target.context, run_session(state, target, std::move(socket)), asio::detached);
-    });
+    );
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_state& loop) {
+// Accepts on `acceptor` (of `loop`) until it closes. A connection over its listener's limit or
+// its peer's is closed at once; one of the main listener goes to the least loaded loop, one of
+// the admin listener stays on `loop`.
+asio::awaitable<void> accept_loop(
+    std::shared_ptr<shared_state> state, loop_state& loop, acceptor_type& acceptor, listener_kind listener
+) {
     auto& m = metrics();
     asio::steady_timer backoff(loop.context);
-    while (loop.acceptor->is_open()) {
-        auto [ec, socket] = co_await loop.acceptor->async_accept(k_as_tuple);
-        if (ec == asio::error::operation_aborted || !loop.acceptor->is_open()) {
+    while (acceptor.is_open()) {
+        auto [ec, socket] = co_await acceptor.async_accept(k_as_tuple);
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) {
             break;
         }
         if (ec) {
@@ -95,27 +106,43 @@ asio::awaitable<void> accept_loop(std::shared_ptr<shared_state> state, loop_stat
             co_await backoff.async_wait(k_as_tuple);
             continue;
         }
-        if (state->draining.load(std::memory_order_acquire)) {
+        if (state->is_draining()) {
             break;
         }
-        const auto open = state->open_connections.fetch_add(1, std::memory_order_acq_rel) + 1;
-        if (open > state->options.max_connections) {
-            state->open_connections.fetch_sub(1, std::memory_order_acq_rel);
+        boost::system::error_code ignored;
+        const auto peer = socket.remote_endpoint(ignored).address();
+        auto ticket = state->connection_opened(listener, peer);
+        if (!ticket) {
             m.rejected_connections.inc();
-            boost::system::error_code ignored;
             socket.close(ignored);
             continue;
         }
-        boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        loop_state& target = least_loaded_loop(*state, loop);
+        loop_state& target = listener == listener_kind::admin ? loop : least_loaded_loop(*state, loop);
         target.connection_count.fetch_add(1, std::memory_order_relaxed);
+        ticket->loop = &target;
         if (&target == &loop) {
-            asio::co_spawn(loop.context, run_session(state, loop, std::move(socket)), asio::detached);
+            asio::co_spawn(
+                loop.context, run_session(state, std::move(*ticket), std::move(socket)), asio::detached
+            );
         } else {
-            hand_over(state, target, std::move(socket));
+            hand_over(state, std::move(*ticket), std::move(socket));
         }
     }
+}
+
+// Opens, binds and listens on `endpoint`; `reuse_port` to share the port with the other loops.
+void listen_on(acceptor_type& acceptor, const tcp::endpoint& endpoint, bool reuse_port) {
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    if (reuse_port) {
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+            throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+        }
+    }
+    acceptor.bind(endpoint);
+    acceptor.listen(asio::socket_base::max_listen_connections);
 }
 
 }  // namespace
@@ -124,10 +151,15 @@ server::server(
     runtime::event_loops& loops,
     const http::router& routes,
     authenticator authenticate,
-    server_options options
+    server_options options,
+    const http::router* admin_routes
 )
     : loops_(loops),
-      state_(std::make_shared<shared_state>(routes, std::move(authenticate), std::move(options))) {
+      state_(std::make_shared<shared_state>(routes, std::move(authenticate), std::move(options), admin_routes)
+      ) {
+    if (state_->options.admin_port && admin_routes == nullptr) {
+        throw std::invalid_argument("server: an admin port needs admin routes");
+    }
     metrics();  // register the HTTP metrics before the first scrape
     state_->loop0 = &loops.context(0);
     for (std::size_t i = 0; i < loops.size(); ++i) {
@@ -144,6 +176,7 @@ server::~server() {
     for (auto& guard : state_->keep_running) {
         guard.reset();
     }
+    state_->admin_acceptor.reset();
     for (auto& loop : state_->loops) {
         loop->acceptor.reset();
     }
@@ -169,6 +202,10 @@ std::uint16_t server::port() const {
     return state_->bound_port;
 }
 
+std::uint16_t server::admin_port() const {
+    return state_->bound_admin_port;
+}
+
 bool server::draining() const {
     return state_->draining.load(std::memory_order_acquire);
 }
@@ -192,27 +229,35 @@ void server::start() {
     if (port != 0) {
         ensure_no_listener_on(tcp::endpoint(address, port), state_->loops.front()->context);
     }
+    if (const auto admin_port = state_->options.admin_port) {
+        const tcp::endpoint admin_endpoint(address, *admin_port);
+        ensure_no_listener_on(admin_endpoint, state_->loops.front()->context);
+        state_->admin_acceptor.emplace(state_->loop0->get_executor());
+        listen_on(*state_->admin_acceptor, admin_endpoint, false);
+        state_->bound_admin_port = state_->admin_acceptor->local_endpoint().port();
+    }
     for (auto& loop : state_->loops) {
-        auto& acceptor = *loop->acceptor;
-        const tcp::endpoint endpoint(address, port);
-        acceptor.open(endpoint.protocol());
-        acceptor.set_option(asio::socket_base::reuse_address(true));
         // One acceptor per loop on the same port: the kernel spreads new connections over them.
-        const int on = 1;
-        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-            throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
-        }
-        acceptor.bind(endpoint);
-        acceptor.listen(asio::socket_base::max_listen_connections);
+        listen_on(*loop->acceptor, tcp::endpoint(address, port), true);
         // With port 0 the first bind picks the port; the other loops join it.
-        port = acceptor.local_endpoint().port();
+        port = loop->acceptor->local_endpoint().port();
     }
     state_->bound_port = port;
     for (auto& loop : state_->loops) {
         state_->keep_running.push_back(asio::make_work_guard(loop->context));
     }
     for (auto& loop : state_->loops) {
-        asio::co_spawn(loop->context, accept_loop(state_, *loop), asio::detached);
+        asio::co_spawn(
+            loop->context, accept_loop(state_, *loop, *loop->acceptor, listener_kind::main), asio::detached
+        );
+    }
+    if (state_->admin_acceptor) {
+        auto& loop0 = *state_->loops.front();
+        asio::co_spawn(
+            loop0.context,
+            accept_loop(state_, loop0, *state_->admin_acceptor, listener_kind::admin),
+            asio::detached
+        );
     }
 }
 
@@ -227,6 +272,8 @@ void server::shutdown(std::function<void()> on_stopped) {
         asio::post(loop->context, [state = state_, loop = loop.get()] {
             boost::system::error_code ignored;
             loop->acceptor->close(ignored);
+            if (state->admin_acceptor && &loop->context == state->loop0)
+                state->admin_acceptor->close(ignored);
             // on_drain() may end a session, which erases itself from the set: iterate a copy.
             const std::vector<session*> sessions(loop->sessions.begin(), loop->sessions.end());
             for (auto* s : sessions) {

@@ -14,6 +14,11 @@
 // counted in http_requests_total{method,route,status}, timed in
 // http_request_duration_seconds{method,route}, and logged by obs::log_access.
 //
+// Per connection: closed at once when the service port holds max_connections, or its client
+// address max_connections_per_peer; dropped when its first request's headers have not arrived
+// within first_request_timeout of the accept (later requests: idle_timeout, then
+// header_timeout). The optional admin listener has its own budget and serves admin routes only.
+//
 // The parts, split by concept: server.cpp (listener, start, shutdown), session.cpp (one
 // connection), admission.cpp (route, authenticate, role, rate limit), target.cpp (the
 // request-target), wire_format.cpp (response bytes), server_state.hpp (what they share).
@@ -36,18 +41,28 @@
 
 namespace svc::http {
 
+// Connections the admin listener (server_options::admin_port) holds at most: probes and
+// scrapes need a few; over it they are closed at once.
+inline constexpr std::size_t k_admin_max_connections = 64;
+
 struct server_options {
     std::string host = "127.0.0.1";
-    std::uint16_t port = 8000;                              // 0: an ephemeral port, see server::port()
-    std::size_t max_header_bytes = std::size_t{16} * 1024;  // request line + headers; over it: 431
-    std::size_t max_body_bytes = std::size_t{1024} * 1024;  // over it: 413
-    std::chrono::milliseconds header_timeout{10'000};       // first byte → end of headers; then dropped
-    std::chrono::milliseconds body_timeout{30'000};         // end of headers → end of body; then dropped
-    std::chrono::milliseconds idle_timeout{60'000};         // keep-alive wait for the next request
-    std::chrono::milliseconds write_timeout{30'000};        // writing one response
-    std::size_t max_connections = 10'000;                   // over it new connections are closed at once
-    std::chrono::milliseconds shutdown_grace{10'000};       // how long requests in flight may finish
-    rate_limit_options rate_limit;                          // per client (`sub`); off by default
+    std::uint16_t port = 8000;                               // 0: an ephemeral port, see server::port()
+    std::size_t max_header_bytes = std::size_t{16} * 1024;   // request line + headers; over it: 431
+    std::size_t max_body_bytes = std::size_t{1024} * 1024;   // over it: 413
+    std::chrono::milliseconds header_timeout{10'000};        // first byte → end of headers; then dropped
+    std::chrono::milliseconds body_timeout{30'000};          // end of headers → end of body; then dropped
+    std::chrono::milliseconds idle_timeout{60'000};          // keep-alive wait for the next request
+    std::chrono::milliseconds write_timeout{30'000};         // writing one response
+    std::size_t max_connections = 10'000;                    // over it new connections are closed at once
+    std::size_t max_connections_per_peer = 1'000;            // from one client address; 0: no cap
+    std::chrono::milliseconds first_request_timeout{5'000};  // accept → end of the first headers
+    // A second listener (same host) answering only the admin routes given to the server, with
+    // its own budget of k_admin_max_connections, so probes and scrapes get through a flood
+    // of the service port. nullopt: none; 0: an ephemeral port, see server::admin_port().
+    std::optional<std::uint16_t> admin_port;
+    std::chrono::milliseconds shutdown_grace{10'000};  // how long requests in flight may finish
+    rate_limit_options rate_limit;                     // per client (`sub`); off by default
 };
 
 // Lifetime: construct, start(), then run the event loops; the server, the router and the
@@ -55,12 +70,15 @@ struct server_options {
 // not running (after run() returned) but before the loops themselves. Not copyable.
 class server {
 public:
-    // `routes` is shared by every loop and must stay alive and unchanged while the server runs.
+    // `routes` is shared by every loop and must stay alive and unchanged while the server runs;
+    // so must `admin_routes`, the routes of the admin listener, required when
+    // options.admin_port is set (std::invalid_argument otherwise) and public routes only.
     server(
         runtime::event_loops& loops,
         const http::router& routes,
         authenticator authenticate,
-        server_options options
+        server_options options,
+        const http::router* admin_routes = nullptr
     );
     ~server();
     server(const server&) = delete;
@@ -69,12 +87,16 @@ public:
     server& operator=(server&&) = delete;
 
     // Binds and listens on options.host:options.port with one acceptor per loop
-    // (SO_REUSEPORT), and spawns the accept loops. Call once, before the loops run.
+    // (SO_REUSEPORT), and on options.admin_port when set (one acceptor, loop 0), and spawns the
+    // accept loops. Call once, before the loops run.
     // Throws std::system_error when the address cannot be bound.
     void start();
 
     // The bound port (the ephemeral one when options.port was 0). Valid after start().
     std::uint16_t port() const;
+
+    // The admin listener's bound port; 0 when there is none. Valid after start().
+    std::uint16_t admin_port() const;
 
     // Graceful shutdown, callable from any thread, more than once (later calls do nothing):
     // draining() turns true at once, the listeners close, idle connections and connections

@@ -29,17 +29,63 @@ http_metrics& metrics() {
     return instance;
 }
 
-server::shared_state::shared_state(const http::router& r, http::authenticator a, server_options o)
+bool peer_connections::try_add(const boost::asio::ip::address& peer, std::size_t cap) {
+    const std::lock_guard lock(mutex_);
+    auto& count = counts_[peer];  // a new entry starts at 0, under any cap > 0
+    if (count >= cap) return false;
+    ++count;
+    return true;
+}
+
+void peer_connections::remove(const boost::asio::ip::address& peer) {
+    const std::lock_guard lock(mutex_);
+    const auto found = counts_.find(peer);
+    if (found != counts_.end() && --found->second == 0) counts_.erase(found);
+}
+
+server::shared_state::shared_state(
+    const http::router& r, http::authenticator a, server_options o, const http::router* admin_routes
+)
     : routes(r),
       authenticate(std::move(a)),
       options(std::move(o)),
       limiter(
           options.rate_limit.per_second > 0 ? std::make_unique<rate_limiter>(options.rate_limit) : nullptr
       ),
-      rules{routes, authenticate, limiter.get()} {}
+      rules{routes, authenticate, limiter.get()},
+      admin_rules(
+          admin_routes != nullptr
+              ? std::optional<admission_rules>(admission_rules{*admin_routes, authenticate})
+              : std::nullopt
+      ) {}
 
-void server::shared_state::connection_ended(loop_state& loop) {
-    loop.connection_count.fetch_sub(1, std::memory_order_relaxed);
+std::optional<connection_ticket> server::shared_state::connection_opened(
+    listener_kind listener, const boost::asio::ip::address& peer
+) {
+    const bool admin = listener == listener_kind::admin;
+    auto& counted = admin ? admin_connections : main_connections;
+    const std::size_t limit = admin ? k_admin_max_connections : options.max_connections;
+    if (counted.fetch_add(1, std::memory_order_acq_rel) + 1 > limit) {
+        counted.fetch_sub(1, std::memory_order_acq_rel);
+        return std::nullopt;
+    }
+    connection_ticket ticket{listener, std::nullopt, nullptr};
+    if (!admin && options.max_connections_per_peer > 0) {
+        if (!peers.try_add(peer, options.max_connections_per_peer)) {
+            counted.fetch_sub(1, std::memory_order_acq_rel);
+            return std::nullopt;
+        }
+        ticket.counted_peer = peer;
+    }
+    open_connections.fetch_add(1, std::memory_order_acq_rel);
+    return ticket;
+}
+
+void server::shared_state::connection_ended(const connection_ticket& ticket) {
+    if (ticket.loop != nullptr) ticket.loop->connection_count.fetch_sub(1, std::memory_order_relaxed);
+    if (ticket.counted_peer) peers.remove(*ticket.counted_peer);
+    auto& counted = ticket.listener == listener_kind::admin ? admin_connections : main_connections;
+    counted.fetch_sub(1, std::memory_order_acq_rel);
     const auto left = open_connections.fetch_sub(1, std::memory_order_acq_rel) - 1;
     if (left == 0 && is_draining()) {
         report_stopped();

@@ -86,8 +86,13 @@ struct session::exchange {
     bool body_pending = false;  // headers read, body not (yet)
 };
 
-session::session(std::shared_ptr<server::shared_state> state, loop_state& loop, socket_type socket)
-    : state_(std::move(state)), loop_(loop), stream_(std::move(socket)) {
+session::session(std::shared_ptr<server::shared_state> state, connection_ticket ticket, socket_type socket)
+    : state_(std::move(state)),
+      ticket_(std::move(ticket)),
+      loop_(*ticket_.loop),
+      rules_(state_->rules_of(ticket_.listener)),
+      stream_(std::move(socket)),
+      first_request_deadline_(clock::now() + state_->options.first_request_timeout) {
     loop_.sessions.insert(this);
     metrics().connections.inc();
     boost::system::error_code ec;
@@ -100,7 +105,12 @@ session::session(std::shared_ptr<server::shared_state> state, loop_state& loop, 
 session::~session() {
     loop_.sessions.erase(this);
     metrics().connections.dec();
-    state_->connection_ended(loop_);
+    state_->connection_ended(ticket_);
+}
+
+void session::expire_first_request_by(clock::duration timeout) {
+    const auto deadline = clock::now() + timeout;
+    stream_.expires_at(first_request_ ? std::min(deadline, first_request_deadline_) : deadline);
 }
 
 void session::on_drain() {
@@ -134,9 +144,10 @@ asio::awaitable<void> session::run() {
             if (draining()) break;
             // Waiting for the next request: the idle timeout applies until its first byte.
             phase_ = phase::idle;
-            stream_.expires_after(options.idle_timeout);
+            expire_first_request_by(options.idle_timeout);
             auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(k_read_chunk), k_as_tuple);
             if (ec) {
+                if (ec == beast::error::timeout && first_request_) metrics().dropped_slow_clients.inc();
                 break;  // includes on_drain() cancelling an idle connection
             }
             buffer_.commit(n);
@@ -165,9 +176,10 @@ asio::awaitable<bool> session::serve_one() {
     // malformed header. The real limit is set below, before any body byte is parsed.
     parser_->body_limit(boost::none);
 
-    stream_.expires_after(options.header_timeout);
+    expire_first_request_by(options.header_timeout);
     auto [read_error, header_bytes] =
         co_await bhttp::async_read_header(stream_, buffer_, *parser_, k_as_tuple);
+    first_request_ = false;
     exchange x;
     x.started = clock::now();
     // Beast bounds the request line and the header fields by the limit each; the limit is the
@@ -236,7 +248,7 @@ asio::awaitable<bool> session::serve_one() {
         co_return co_await reject(x, problem_error(413, "Request body is larger than the limit").get());
     }
 
-    auto admitted = admit(state_->rules, {req, x.request_id, rate_limiter::clock::now()});
+    auto admitted = admit(rules_, {req, x.request_id, rate_limiter::clock::now()});
     if (admitted.matched != nullptr) {
         // One label for every 404 and 405 keeps the series count bounded by the route table.
         x.route = admitted.matched->path_template;
@@ -380,10 +392,10 @@ asio::awaitable<void> session::linger() {
 }
 
 asio::awaitable<void> run_session(
-    std::shared_ptr<server::shared_state> state, loop_state& loop, socket_type socket
+    std::shared_ptr<server::shared_state> state, connection_ticket ticket, socket_type socket
 ) {
     try {
-        session s(std::move(state), loop, std::move(socket));
+        session s(std::move(state), std::move(ticket), std::move(socket));
         co_await s.run();
     } catch (const std::exception& e) {
         spdlog::error("connection ended by an unexpected exception: {}", e.what());

@@ -4,6 +4,7 @@
 // body, run the handler, write the answer (wire_format.hpp); refusals that keep or close the
 // connection; draining at shutdown. The only translation unit with Beast's request parser.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,10 +25,13 @@ namespace svc::http {
 // Reads requests one after another (pipelined ones straight from the buffer), answers each in
 // order, and closes on error, timeout, `Connection: close`, or shutdown. Lives on the frame of
 // its coroutine (run_session) on one loop; every member function runs on that loop's thread.
-// While it lives it is in loop.sessions, and counted in the shared state's connections.
+// While it lives it is in loop.sessions and holds its connection_ticket, given back when it
+// ends. A new connection must send its first request's headers within
+// options.first_request_timeout of its start; later requests have idle_timeout to begin.
 class session {
 public:
-    session(std::shared_ptr<server::shared_state> state, loop_state& loop, socket_type socket);
+    // `ticket.loop` is the loop this session runs on.
+    session(std::shared_ptr<server::shared_state> state, connection_ticket ticket, socket_type socket);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -79,20 +83,28 @@ private:
     // it was received, so it is answered too; then the connection closes.
     bool stays_open_after(const exchange& x) const;
 
+    // The deadline of the next header wait: idle/header timeout, and for the first request
+    // no later than first_request_deadline_.
+    void expire_first_request_by(std::chrono::steady_clock::duration timeout);
+
     std::shared_ptr<server::shared_state> state_;
+    const connection_ticket ticket_;
     loop_state& loop_;
+    const admission_rules& rules_;  // the accepting listener's
     stream_type stream_;
     boost::beast::flat_buffer buffer_;
     std::optional<parser_type> parser_;
     std::string write_buffer_;  // the response being written; its capacity is reused
     std::string peer_;
     phase phase_ = phase::idle;
+    bool first_request_ = true;  // no request has been read whole yet
+    std::chrono::steady_clock::time_point first_request_deadline_;
 };
 
 // A named coroutine owning the session by value on its frame (never a capturing lambda): what
-// the listener spawns for each accepted connection. Ends the connection's count when done.
+// the listener spawns for each accepted connection. Gives `ticket` back when done.
 boost::asio::awaitable<void> run_session(
-    std::shared_ptr<server::shared_state> state, loop_state& loop, socket_type socket
+    std::shared_ptr<server::shared_state> state, connection_ticket ticket, socket_type socket
 );
 
 }  // namespace svc::http

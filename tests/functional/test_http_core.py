@@ -432,6 +432,97 @@ def test_max_connections(service_factory):
             s.close()
 
 
+def _connect_from(source: str, port: int) -> socket.socket:
+    """A connection to the service (127.0.0.1) from another loopback address: another peer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def test_connections_per_peer_are_capped_and_other_peers_still_served(service_factory):
+    svc = service_factory(env={"MAX_CONNECTIONS_PER_PEER": "3"})
+    held = []
+    try:
+        for _ in range(3):
+            s = _connect_from("127.0.0.2", svc.port)
+            held.append(s)
+            s.sendall(harness.get_request())
+            assert harness.read_response(s).status == 200
+        extra = _connect_from("127.0.0.2", svc.port)
+        held.append(extra)
+        assert harness.closed_by_peer(extra, 2.0)
+        # Another address is another peer: served while 127.0.0.2 holds its three.
+        with _connect_from("127.0.0.3", svc.port) as other:
+            other.sendall(harness.get_request())
+            assert harness.read_response(other).status == 200
+        # A closed connection gives its slot back to its peer.
+        held.pop(0).close()
+        deadline = time.monotonic() + 5
+        while True:
+            again = _connect_from("127.0.0.2", svc.port)
+            held.append(again)
+            try:
+                again.sendall(harness.get_request())
+                assert harness.read_response(again).status == 200
+                break
+            except (ConnectionError, OSError):
+                assert time.monotonic() < deadline, "a freed per-peer slot was never reused"
+                time.sleep(0.1)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_a_new_connection_that_sends_nothing_is_dropped_at_the_first_request_timeout(service_factory):
+    svc = service_factory(env={"FIRST_REQUEST_TIMEOUT_SECONDS": "0.5", "IDLE_TIMEOUT_SECONDS": "60"})
+    with harness.connect(svc.port) as silent, harness.connect(svc.port) as served:
+        served.sendall(harness.get_request())
+        assert harness.read_response(served).status == 200
+        assert harness.closed_by_peer(silent, 3.0)
+        # Once a request was served, the idle timeout (60 s) applies, not the first-request one.
+        assert not harness.closed_by_peer(served, 1.0)
+
+
+def test_the_admin_port_answers_probes_and_metrics_while_the_service_port_is_full(service_factory):
+    admin_port = harness.free_port()
+    svc = service_factory(env={"MAX_CONNECTIONS": "3", "ADMIN_PORT": str(admin_port)})
+    held = []
+    try:
+        for _ in range(3):
+            held.append(_served_connection(svc.port, "fewer than MAX_CONNECTIONS connections served"))
+        extra = harness.connect(svc.port)
+        held.append(extra)
+        assert harness.closed_by_peer(extra, 2.0)
+        admin = f"http://127.0.0.1:{admin_port}"
+        assert requests.get(admin + "/health", timeout=5).json() == {"status": "ok"}
+        assert requests.get(admin + "/ready", timeout=5).status_code == 200
+        metrics = requests.get(admin + "/metrics", timeout=5)
+        assert metrics.status_code == 200 and "http_connections_rejected_total" in metrics.text
+        # Only the system routes live there (raw: the OpenAPI checker knows /orders as the API's).
+        with harness.connect(admin_port) as s:
+            s.sendall(harness.get_request("/orders"))
+            assert harness.read_response(s).status == 404
+        # The healthcheck subcommand probes the admin port when there is one.
+        check = harness.run_binary("healthcheck", env={"HOST": "127.0.0.1", "PORT": str(svc.port),
+                                                       "ADMIN_PORT": str(admin_port)})
+        assert check.returncode == 0, check.stderr
+    finally:
+        for s in held:
+            s.close()
+
+
+@pytest.mark.parametrize("max_connections,warned", [("10000", True), ("100", False)])
+def test_start_warns_when_max_connections_exceeds_the_open_file_limit(tmp_path, max_connections, warned):
+    wrapper = tmp_path / "orders-service-512-files"
+    wrapper.write_text(f'#!/bin/sh\nexec prlimit --nofile=512:512 {harness.binary_path()} "$@"\n')
+    wrapper.chmod(0o755)
+    svc = harness.start_service(tmp_path / "svc", env={"MAX_CONNECTIONS": max_connections}, binary=wrapper)
+    try:
+        assert ("open-file limit is 512" in svc.stderr()) == warned, svc.stderr()
+    finally:
+        svc.stop()
+
+
 # ---- graceful shutdown ----
 
 def test_sigterm_exits_0_at_once_despite_idle_keep_alive_connections(service_factory):
@@ -572,6 +663,9 @@ def test_help_lists_every_setting_with_env_and_default(command):
     ({"LOG_LEVEL": "loud"}, ()),
     ({"HOST": "not-an-ip"}, ()),
     ({"SHUTDOWN_GRACE_SECONDS": "-1"}, ()),
+    ({"ADMIN_PORT": "70000"}, ()),
+    ({"MAX_CONNECTIONS_PER_PEER": "-1"}, ()),
+    ({"FIRST_REQUEST_TIMEOUT_SECONDS": "0"}, ()),
     ({}, ("--no-such-flag",)),
 ])
 def test_bad_setting_is_one_line_and_exit_2(env, args):
