@@ -97,6 +97,7 @@ struct order_create_body {
         {.field = "user_id",
          .min_length = 1,
          .max_length = lim::k_user_id_max_length,
+         .pattern = json::text_pattern::visible,
          .description = "Optional; compared with the token's sub, another user needs admin."},
         k_items_rule,
     };
@@ -143,6 +144,7 @@ struct order_list_query {
         {.field = "user_id",
          .min_length = 1,
          .max_length = lim::k_user_id_max_length,
+         .pattern = json::text_pattern::visible,
          .description = "Admins: only this user's orders. Others: must be their own sub."},
     };
 };

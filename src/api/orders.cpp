@@ -35,18 +35,11 @@ std::vector<orders::item_request> to_items(std::vector<item_body> items) {
     return out;
 }
 
-// What makes two create requests "the same body": the effective owner and the items as a
-// set (order of items and of JSON members, whitespace, unknown fields do not matter).
 std::string create_fingerprint(const orders::actor& who, const order_create_body& body) {
-    std::vector<std::pair<std::string_view, std::int64_t>> lines;
-    lines.reserve(body.items.size());
-    for (const auto& item : body.items) lines.emplace_back(item.product_id, item.quantity);
-    std::ranges::sort(lines);
-    std::string canonical = "owner=" + (body.user_id.value_or(who.subject)) + "\n";
-    for (const auto& [product_id, quantity] : lines) {
-        canonical.append(product_id).append(":").append(std::to_string(quantity)).append("\n");
-    }
-    return sha256_hex(canonical);
+    std::vector<std::pair<std::string_view, std::int64_t>> items;
+    items.reserve(body.items.size());
+    for (const auto& item : body.items) items.emplace_back(item.product_id, item.quantity);
+    return order_fingerprint(body.user_id ? *body.user_id : who.subject, std::move(items));
 }
 
 std::string render_refusal(const orders::stock_refusal& refusal) {

@@ -157,4 +157,20 @@ std::string sha256_hex(std::string_view bytes) {
     return out;
 }
 
+std::string order_fingerprint(
+    std::string_view owner, std::vector<std::pair<std::string_view, std::int64_t>> items
+) {
+    std::ranges::sort(items);
+    std::string canonical;
+    const auto append_field = [&canonical](std::string_view field) {
+        canonical.append(std::to_string(field.size())).append(":").append(field);
+    };
+    append_field(owner);
+    for (const auto& [product_id, quantity] : items) {
+        append_field(product_id);
+        append_field(std::to_string(quantity));
+    }
+    return sha256_hex(canonical);
+}
+
 }  // namespace svc::api

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -70,5 +71,14 @@ std::optional<std::string> base64url_decode(std::string_view text);
 
 // Lower-case hex SHA-256 of `bytes` (idempotency fingerprints).
 std::string sha256_hex(std::string_view bytes);
+
+// What makes two create requests "the same body" for an Idempotency-Key: the effective owner
+// and the (product_id, quantity) items as a set — their order, the order of JSON members,
+// whitespace and unknown fields do not matter. Every field is length-prefixed ("5:alice") in
+// the hashed text, so two different requests never share a fingerprint, whatever their text
+// holds. Returns sha256_hex of that text.
+std::string order_fingerprint(
+    std::string_view owner, std::vector<std::pair<std::string_view, std::int64_t>> items
+);
 
 }  // namespace svc::api

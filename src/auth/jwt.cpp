@@ -181,12 +181,10 @@ std::optional<double> numeric_date(const json::value& v) {
 bool is_valid_subject(std::string_view sub) {
     const std::size_t chars = token_format::code_point_count(sub);
     if (chars == 0 || chars > k_max_subject_chars) return false;
-    // The subject becomes a user id in storage and logs: control characters (NUL first)
-    // have no business there.
-    return std::ranges::none_of(sub, [](char c) {
-        const auto byte = static_cast<unsigned char>(c);
-        return byte < 0x20U || byte == 0x7FU;
-    });
+    // The subject becomes a user id in storage and logs: control characters (NUL first, C1
+    // too), line separators and bidi controls have no business there — they would let one
+    // user id pass for another on a screen.
+    return !token_format::has_hidden_control(sub);
 }
 
 void add_role(principal& who, std::string_view role) {

@@ -41,6 +41,7 @@ namespace svc::json {
 enum class text_pattern : std::uint8_t {
     any,
     identifier,  // ^[A-Za-z0-9._-]+$ — product ids
+    visible,     // no control (C0, DEL, C1), line/paragraph separator or bidi control — user ids
 };
 
 // The JSON Schema `pattern` of `p`, or "" for `any`.
@@ -48,6 +49,8 @@ constexpr std::string_view pattern_regex(text_pattern p) {
     switch (p) {
         case text_pattern::identifier:
             return "^[A-Za-z0-9._-]+$";
+        case text_pattern::visible:
+            return R"(^[^\u0000-\u001F\u007F-\u009F\u2028\u2029\u202A-\u202E\u2066-\u2069]+$)";
         case text_pattern::any:
             break;
     }

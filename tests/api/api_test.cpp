@@ -3,6 +3,8 @@
 
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -93,6 +95,21 @@ TEST(ValidationProblem, ACutListSaysSoInTheDetail) {
     EXPECT_EQ(parsed.at("detail"), "Request validation failed; only the first 20 errors are listed");
     EXPECT_EQ(parsed.at("errors").as_array().size(), json::k_max_issues);
     EXPECT_LT(response.body.size(), 4096U);
+}
+
+TEST(Idempotency, TheFingerprintIsTheOwnerAndTheItemsAsASetAndNothingElse) {
+    using items = std::vector<std::pair<std::string_view, std::int64_t>>;
+    const auto reference = order_fingerprint("bob", items{{"p1", 1}, {"p2", 2}});
+    EXPECT_EQ(order_fingerprint("bob", items{{"p2", 2}, {"p1", 1}}), reference);
+    EXPECT_EQ(reference.size(), 64U);
+    // Fields once joined by separators that the owner itself may contain: each is
+    // length-prefixed now, so these no longer collide.
+    EXPECT_NE(order_fingerprint("bob\np1:1", items{{"p2", 2}}), reference);
+    EXPECT_NE(
+        order_fingerprint("bob", items{{"p1", 12}}), order_fingerprint("bob", items{{"p1", 1}, {"2", 2}})
+    );
+    EXPECT_NE(order_fingerprint("bob1", items{{"p2", 2}}), order_fingerprint("bob", items{{"1p2", 2}}));
+    EXPECT_NE(order_fingerprint("alice", items{{"p1", 1}, {"p2", 2}}), reference);
 }
 
 TEST(ContentType, OnlyJsonMediaTypesAreBodies) {

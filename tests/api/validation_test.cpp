@@ -89,6 +89,40 @@ TEST(CreateOrderBody, UserIdIsAStringNeverANumber) {
     );
 }
 
+// Characters that hide or reorder text make one user id pass for another on a screen.
+TEST(CreateOrderBody, UserIdRefusesControlSeparatorAndBidiCharacters) {
+    for (const char* hidden :
+         {"\\u0001",
+          "\\u001f",
+          "\\u007f",
+          "\\u0085",
+          "\\u009f",
+          "\\u2028",
+          "\\u2029",
+          "\\u202a",
+          "\\u202e",
+          "\\u2066",
+          "\\u2069",
+          "\\n"}) {
+        const std::string body = std::string(R"({"user_id": "bob)") + hidden +
+                                 R"(", "items": [{"product_id": "p1", "quantity": 1}]})";
+        EXPECT_EQ(body_issues<order_create_body>(body), list{"body/user_id:string_pattern_mismatch"}) << body;
+    }
+    for (const char* visible :
+         {"zo\\u00eb", "\\u00a0bob", "\\u202f", "\\u2065", "\\u206a", "bob\\ud83d\\ude00"}) {
+        const std::string body = std::string(R"({"user_id": ")") + visible +
+                                 R"(", "items": [{"product_id": "p1", "quantity": 1}]})";
+        EXPECT_TRUE(body_issues<order_create_body>(body).empty()) << body;
+    }
+    for (const char* hidden : {"%0A", "%C2%85", "%E2%80%AE", "%E2%81%A6"}) {
+        EXPECT_EQ(
+            issues_of(json::decode_query<order_list_query>(std::string("user_id=bob") + hidden)),
+            list{"query/user_id:string_pattern_mismatch"}
+        ) << hidden;
+    }
+    EXPECT_TRUE(issues_of(json::decode_query<order_list_query>("user_id=zo%C3%AB")).empty());
+}
+
 TEST(CreateOrderBody, EveryFailureIsReportedWithItsLocation) {
     const auto issues = body_issues<order_create_body>(R"({"items": [
         {"product_id": "p1", "quantity": "2"},

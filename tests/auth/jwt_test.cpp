@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -27,6 +28,26 @@ using clock_type = std::chrono::system_clock;
 constexpr std::int64_t k_now = 1'800'000'000;
 const clock_type::time_point k_now_point{seconds(k_now)};
 constexpr std::string_view k_secret = "test-secret-0123456789abcdef0123456789";
+
+// Subjects with a character that hides or reorders text, each refused: C1 NEL, DEL, line
+// separator, right-to-left override, left-to-right isolate.
+const std::pair<std::string, std::string> k_hidden_subjects[] = {
+    {"sub_with_c1",
+     "ali\xC2\x85"
+     "ce"},
+    {"sub_with_del",
+     "ali\x7F"
+     "ce"},
+    {"sub_with_line_separator",
+     "ali\xE2\x80\xA8"
+     "ce"},
+    {"sub_with_rtl_override",
+     "ali\xE2\x80\xAE"
+     "ce"},
+    {"sub_with_isolate",
+     "ali\xE2\x81\xA6"
+     "ce"},
+};
 
 json::object valid_claims() {
     return {{"sub", "alice"}, {"iat", k_now}, {"exp", k_now + 600}};
@@ -140,6 +161,8 @@ protected:
         hs("sub_128_two_byte_chars", with_text(valid_claims(), "sub", accented));
         hs("sub_number", with(valid_claims(), "sub", 42));
         hs("sub_with_nul", with_text(valid_claims(), "sub", std::string("ali\0ce", 6)));
+        // Characters that hide or reorder text: C1 NEL, DEL, line separator, RTL override, LRI.
+        for (const auto& [name, text] : k_hidden_subjects) hs(name, with_text(valid_claims(), "sub", text));
 
         hs("roles_admin", with(valid_claims(), "roles", json::array{"user", "admin"}));
         hs("roles_user", with(valid_claims(), "roles", json::array{"user"}));
@@ -448,6 +471,7 @@ TEST_F(jwt_test, subject_is_a_string_of_1_to_128_characters) {
     expect_refusal(v, token("sub_129"), bad);
     expect_refusal(v, token("sub_number"), bad);
     expect_refusal(v, token("sub_with_nul"), bad);
+    for (const auto& [name, text] : k_hidden_subjects) expect_refusal(v, token(name), bad);
     EXPECT_EQ(expect_principal(v, token("sub_128")).subject, std::string(128, 'a'));
     EXPECT_EQ(expect_principal(v, token("sub_128_two_byte_chars")).subject.size(), 256U);
 }

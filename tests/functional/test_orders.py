@@ -76,6 +76,17 @@ def test_user_id_equal_to_sub_is_ignored(admin, alice):
     assert order["user_id"] == alice.sub
 
 
+def test_user_ids_with_hidden_characters_are_refused_in_bodies_queries_and_tokens(orders_server, admin):
+    p = admin.make_product(stock=5)
+    items = [{"product_id": p["id"], "quantity": 1}]
+    for hidden in ("\u0085", "\u2028", "\u202e", "\u2066", "\x7f"):
+        assert error_locs(admin.post("/orders", {"user_id": "bob" + hidden, "items": items})) == [("body", "user_id")]
+        assert error_locs(admin.get("/orders", params={"user_id": "bob" + hidden})) == [("query", "user_id")]
+        r = client_for(orders_server, "bob" + hidden).get("/orders")
+        assert_problem(r, 401, "unauthorized")
+    assert admin.product(p["id"])["stock"] == 5
+
+
 def test_user_id_that_breaks_the_schema_is_422_before_the_admin_rule(orders_server, admin, alice):
     """A number is not a string (no coercion), so the body is refused as invalid — never as
     forbidden, which would tell a non-admin something about a body the service cannot read."""
