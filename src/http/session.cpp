@@ -239,6 +239,15 @@ asio::awaitable<bool> session::serve_one() {
         co_return co_await answer_and_close(x, problem_error(400, "Unsupported Transfer-Encoding").get());
     }
 
+    // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without a Host header, and
+    // to any request with more than one.
+    if (const auto hosts = beast_request.count(bhttp::field::host);
+        hosts > 1 || (hosts == 0 && beast_request.version() >= 11)) {
+        co_return co_await reject(
+            x, problem_error(400, hosts > 1 ? "More than one Host header" : "Missing Host header").get()
+        );
+    }
+
     if (!split_target(req.target, req.path, req.query)) {
         co_return co_await reject(x, problem_error(400, "Malformed request target").get());
     }

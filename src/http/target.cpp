@@ -1,5 +1,9 @@
 #include "http/target.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
 namespace svc::http {
 
 namespace {
@@ -17,11 +21,47 @@ int hex_value(char c) {
     return -1;
 }
 
+bool is_http_scheme(std::string_view scheme) {
+    const auto equals_ignoring_case = [](std::string_view a, std::string_view b) {
+        return std::ranges::equal(a, b, [](char x, char y) {
+            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+        });
+    };
+    return equals_ignoring_case(scheme, "http") || equals_ignoring_case(scheme, "https");
+}
+
+// What follows the authority of an absolute-form target — path-abempty and the query, e.g.
+// "/orders?x" or "" — or nullopt when `target` is not an http(s) absolute-form target.
+std::optional<std::string_view> after_authority(std::string_view target) {
+    const auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos || !is_http_scheme(target.substr(0, scheme_end))) {
+        return std::nullopt;
+    }
+    const auto rest = target.substr(scheme_end + 3);
+    const auto authority_end = std::min(rest.find_first_of("/?#"), rest.size());
+    if (authority_end == 0 || rest.find('#') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    return rest.substr(authority_end);
+}
+
 }  // namespace
 
 bool split_target(std::string_view target, std::string& path, std::string& query) {
-    if (target.empty() || target.front() != '/') {
+    if (target.empty()) {
         return false;
+    }
+    if (target.front() != '/') {
+        const auto origin = after_authority(target);
+        if (!origin) {
+            return false;
+        }
+        if (origin->empty() || origin->front() == '?') {
+            path.assign("/");
+            query.assign(origin->empty() ? std::string_view() : origin->substr(1));
+            return true;
+        }
+        target = *origin;
     }
     const auto question = target.find('?');
     const auto raw_path = target.substr(0, question);

@@ -97,6 +97,34 @@ def test_bad_percent_escape_is_400(service):
         assert harness.read_response(s).status == 400
 
 
+@pytest.mark.parametrize("request_head,status", [
+    (b"GET /health HTTP/1.1\r\n\r\n", 400),                          # HTTP/1.1 without Host
+    (b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),     # two Host headers
+    (b"GET /health HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400),     # two, in HTTP/1.0 too
+    (b"GET /health HTTP/1.0\r\n\r\n", 200),                          # HTTP/1.0 needs none
+    (b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+])
+def test_host_header_is_required_once_in_http_1_1(service, request_head, status):
+    with harness.connect(service.port) as s:
+        s.sendall(request_head)
+        r = harness.read_response(s)
+        assert r.status == status
+        assert r.headers.get("x-request-id")
+        if status == 400:
+            assert json.loads(r.body)["type"] == "bad_request"
+            assert "Host" in json.loads(r.body)["detail"]
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1/health", "HTTP://example.com:8000/health?x=1",
+                                    "https://example.com/health/"])
+def test_absolute_form_targets_are_served(service, target):
+    with harness.connect(service.port) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n".encode())
+        r = harness.read_response(s)
+        assert r.status == 200
+        assert json.loads(r.body) == {"status": "ok"}
+
+
 def test_percent_encoded_path_matches(base_url):
     assert requests.get(base_url + "/h%65alth", timeout=5).status_code == 200
 

@@ -1,5 +1,5 @@
-// Request-target decoding, without a socket: the path percent-decoded, the query kept raw, and
-// every target the router must never see refused.
+// Request-target decoding, without a socket: origin-form and absolute-form, the path
+// percent-decoded, the query kept raw, and every target the router must never see refused.
 #include "http/target.hpp"
 
 #include <gtest/gtest.h>
@@ -61,17 +61,44 @@ TEST(target, a_percent_in_the_query_is_not_checked_here) {
     EXPECT_EQ(s.query, "x=%zz");
 }
 
-TEST(target, refuses_what_is_not_an_origin_form_path) {
+TEST(target, refuses_what_is_neither_origin_form_nor_http_absolute_form) {
     for (const std::string_view target : {
              "",
              "*",
              "orders",
-             "http://example.com/orders",  // absolute-form
-             "example.com:443",            // authority-form
+             "example.com:443",  // authority-form
              "?x=1",
+             "ftp://example.com/orders",
+             "http:/example.com/orders",
+             "http:///orders",  // no authority
+             "http://",
+             "http://example.com/orders#frag",
+             "http://example.com/%zz",
          }) {
         EXPECT_FALSE(decode(target).ok) << target;
     }
+}
+
+TEST(target, absolute_form_is_read_as_its_path_and_query) {
+    auto s = decode("http://127.0.0.1:8000/orders/%7Bid%7D?limit=5");
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(s.path, "/orders/{id}");
+    EXPECT_EQ(s.query, "limit=5");
+
+    s = decode("HTTPS://user@example.com/health");
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(s.path, "/health");
+    EXPECT_EQ(s.query, "");
+
+    // An empty path is "/", with or without a query.
+    s = decode("http://example.com");
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(s.path, "/");
+    EXPECT_EQ(s.query, "");
+    s = decode("http://example.com?a=1");
+    ASSERT_TRUE(s.ok);
+    EXPECT_EQ(s.path, "/");
+    EXPECT_EQ(s.query, "a=1");
 }
 
 TEST(target, refuses_bad_escapes_and_nul) {
