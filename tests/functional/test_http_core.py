@@ -572,12 +572,26 @@ def test_sigterm_exits_0_at_once_despite_idle_keep_alive_connections(service_fac
         s.close()
 
 
+def wait_until_in_flight(svc, count: int, timeout: float = 10) -> None:
+    """Waits until the server has read the headers of `count` requests it has not answered
+    (http_requests_in_flight, less the /metrics request asking), instead of sleeping and
+    hoping a busy machine got that far."""
+    deadline = time.monotonic() + timeout
+    while True:
+        metrics = requests.get(svc.url("/metrics"), timeout=5).text
+        gauge = re.search(r"^http_requests_in_flight (\d+)", metrics, re.MULTILINE)
+        if gauge and int(gauge.group(1)) - 1 >= count:
+            return
+        assert time.monotonic() < deadline, f"fewer than {count} requests in flight after {timeout} s"
+        time.sleep(0.05)
+
+
 def test_request_in_flight_at_sigterm_gets_its_full_response(service_factory):
     svc = service_factory()
     with harness.connect(svc.port) as s:
         # Headers complete, body half sent: the request is in flight when the signal arrives.
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nX-Request-ID: inflight\r\n\r\n12345")
-        time.sleep(0.3)
+        wait_until_in_flight(svc, 1)
         svc.signal()
         time.sleep(1.0)
         assert svc.running(), "exited before the request in flight was answered"
@@ -596,7 +610,7 @@ def test_grace_period_bounds_the_shutdown(service_factory):
     svc = service_factory(env={"SHUTDOWN_GRACE_SECONDS": "1"})
     with harness.connect(svc.port) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n123")  # never finished
-        time.sleep(0.3)
+        wait_until_in_flight(svc, 1)
         started = time.monotonic()
         svc.signal(harness.signal.SIGINT)
         assert svc.wait(timeout=5) == 0, svc.stderr()

@@ -3,6 +3,8 @@
 #include "http/server.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <string>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -52,12 +54,32 @@ asio::awaitable<response> conflict(route_context& /*context*/) {
     co_return response{};
 }
 
-asio::awaitable<response> slow(route_context& /*context*/) {
-    asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
+// Handlers the shutdown tests send a request to, counting the ones that started, so that a
+// test waits until its request is in a handler rather than sleeping and hoping it is.
+std::atomic<int> g_handlers_started{0};
+
+asio::awaitable<response> wait_then_answer(std::chrono::milliseconds duration, std::string body) {
+    ++g_handlers_started;
+    asio::steady_timer timer(co_await asio::this_coro::executor, duration);
     co_await timer.async_wait(asio::use_awaitable);
     response r;
-    r.body = "slow done";
+    r.body = std::move(body);
     co_return r;
+}
+
+asio::awaitable<response> slow(route_context& /*context*/) {
+    return wait_then_answer(300ms, "slow done");
+}
+
+// Longer than any test: only a shutdown's grace period ends it.
+asio::awaitable<response> stuck(route_context& /*context*/) {
+    return wait_then_answer(60s, "stuck done");
+}
+
+// Waits (bounded) until `count` handlers have started since the program began.
+void wait_for_handlers_started(int count) {
+    for (int i = 0; i < 500 && g_handlers_started < count; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_GE(g_handlers_started, count) << "the request never reached its handler";
 }
 
 asio::awaitable<response> plain(route_context& /*context*/) {
@@ -73,6 +95,7 @@ std::vector<route> test_routes() {
     routes.push_back({method::get, "/boom", access::public_, boom, {}});
     routes.push_back({method::get, "/conflict", access::public_, conflict, {}});
     routes.push_back({method::get, "/slow", access::public_, slow, {}});
+    routes.push_back({method::get, "/stuck", access::public_, stuck, {}});
     return routes;
 }
 
@@ -351,8 +374,9 @@ TEST_F(server_test, shutdown_finishes_requests_in_flight_and_closes_idle_connect
     idle.send("GET /public HTTP/1.1\r\nHost: t\r\n\r\n");
     ASSERT_TRUE(idle.read());
     client busy(port());
+    const int started_before = g_handlers_started;
     busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    std::this_thread::sleep_for(100ms);  // the request is now in its handler
+    wait_for_handlers_started(started_before + 1);
 
     std::atomic<bool> stopped{false};
     server_->shutdown([this, &stopped] {
@@ -374,12 +398,14 @@ TEST_F(server_test, grace_period_cuts_off_what_is_left) {
     options.shutdown_grace = 100ms;
     start(options);
     client busy(port());
-    busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    std::this_thread::sleep_for(50ms);
+    const int started_before = g_handlers_started;
+    busy.send("GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_for_handlers_started(started_before + 1);
     const auto started = std::chrono::steady_clock::now();
     server_->shutdown([this] { loops_->stop(); });
     thread_.join();
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 280ms);  // before /slow's 300 ms
+    // The handler would answer after 60 s: the grace period cut it off.
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
 }
 
 }  // namespace
