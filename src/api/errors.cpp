@@ -1,7 +1,12 @@
 #include "api/errors.hpp"
 
+#include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <variant>
+
+#include <spdlog/spdlog.h>
 
 namespace svc::api {
 
@@ -29,11 +34,28 @@ http::problem to_problem(const orders::error& e) {
         return p;
     }
     if (const auto* down = dynamic_cast<const orders::unavailable*>(&e)) {
+        log_unavailable_cause(down->cause(), std::chrono::steady_clock::now());
         auto p = make(503, "Service temporarily unavailable, retry later");
         p.headers.push_back({"Retry-After", std::to_string(down->retry_after_seconds())});
         return p;
     }
     return make(500, "Internal server error");
+}
+
+void log_unavailable_cause(const std::string& cause, std::chrono::steady_clock::time_point now) {
+    static std::mutex mutex;
+    static std::optional<std::chrono::steady_clock::time_point> last_line;  // guarded by mutex
+    static std::uint64_t since_last_line = 0;                               // guarded by mutex
+    const std::lock_guard lock(mutex);
+    ++since_last_line;
+    if (last_line && now - *last_line < k_unavailable_log_interval) return;
+    spdlog::warn(
+        "database unavailable, answered 503: {} ({} such answer(s) since the last line like this)",
+        cause.empty() ? std::string_view("no cause reported") : std::string_view(cause),
+        since_last_line
+    );
+    last_line = now;
+    since_last_line = 0;
 }
 
 http::problem validation_problem(const json::invalid& found) {

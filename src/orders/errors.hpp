@@ -12,6 +12,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace svc::orders {
 
@@ -63,15 +64,19 @@ public:
 };
 
 // The database cannot serve the request now; the client should retry later.
-// → 503 unavailable with Retry-After: retry_after_seconds
+// → 503 unavailable with Retry-After: retry_after_seconds. `cause` is for the operator's log
+// only, never for the client: what the database layer reported ("pool_timeout: ...", "busy:
+// database is locked"), free of secrets like every db::error message.
 class unavailable : public error {
 public:
-    explicit unavailable(const std::string& message, unsigned retry_after_seconds = 1)
-        : error(message), retry_after_seconds_(retry_after_seconds) {}
+    explicit unavailable(const std::string& message, unsigned retry_after_seconds = 1, std::string cause = {})
+        : error(message), retry_after_seconds_(retry_after_seconds), cause_(std::move(cause)) {}
     unsigned retry_after_seconds() const { return retry_after_seconds_; }
+    const std::string& cause() const { return cause_; }
 
 private:
     unsigned retry_after_seconds_;
+    std::string cause_;
 };
 
 }  // namespace svc::orders

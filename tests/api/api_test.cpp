@@ -1,7 +1,10 @@
 // The API layer's pure parts: domain error → problem mapping (one function), the 422 body
 // with loc arrays, request header readers, cursors, views, and the domain metrics.
 
+#include <chrono>
 #include <limits>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +15,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "api/bodies.hpp"
 #include "api/errors.hpp"
@@ -110,6 +115,51 @@ TEST(Idempotency, TheFingerprintIsTheOwnerAndTheItemsAsASetAndNothingElse) {
     );
     EXPECT_NE(order_fingerprint("bob1", items{{"p2", 2}}), order_fingerprint("bob", items{{"1p2", 2}}));
     EXPECT_NE(order_fingerprint("alice", items{{"p1", 1}, {"p2", 2}}), reference);
+}
+
+// The lines log_unavailable_cause writes, captured from spdlog's default logger.
+class captured_log {
+public:
+    captured_log() : previous_(spdlog::default_logger()) {
+        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+        sink->set_pattern("%l %v");
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+    }
+    ~captured_log() { spdlog::set_default_logger(previous_); }
+    captured_log(const captured_log&) = delete;
+    captured_log& operator=(const captured_log&) = delete;
+    std::string text() const { return text_.str(); }
+
+private:
+    std::ostringstream text_;
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST(UnavailableCause, IsLoggedAtWarningAtMostOncePerIntervalWithTheCountOfAnswers) {
+    const captured_log log;
+    // Far from any time another test used, so the limiter's state from them does not matter.
+    const auto start = std::chrono::steady_clock::now() + std::chrono::hours(24);
+    log_unavailable_cause("pool_timeout: no connection within 1 s", start);
+    for (int i = 1; i <= 50; ++i)
+        log_unavailable_cause("busy: database is locked", start + std::chrono::milliseconds(i));
+    log_unavailable_cause(
+        "connection_lost: server closed the connection", start + k_unavailable_log_interval
+    );
+    EXPECT_EQ(
+        log.text(),
+        "warning database unavailable, answered 503: pool_timeout: no connection within 1 s (1 such "
+        "answer(s) "
+        "since the last line like this)\n"
+        "warning database unavailable, answered 503: connection_lost: server closed the connection (51 such "
+        "answer(s) since the last line like this)\n"
+    );
+}
+
+TEST(UnavailableCause, IsNeverTheClients) {
+    const auto problem =
+        to_problem(orders::unavailable("The database is unavailable", 1, "busy: database is locked"));
+    EXPECT_EQ(problem.status, 503U);
+    EXPECT_EQ(problem.detail, "Service temporarily unavailable, retry later");
 }
 
 TEST(ContentType, OnlyJsonMediaTypesAreBodies) {

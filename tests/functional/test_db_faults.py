@@ -497,3 +497,47 @@ def test_a_request_pipelined_behind_one_in_flight_at_sigterm_is_answered_too(clu
     assert second.status == 200 and json.loads(second.body) == {"status": "ok"}, second
     assert second.headers["connection"].lower() == "close"
     assert svc.wait(timeout=10) == 0
+
+
+# ---- the cause of a database 503 in the log ----
+
+
+def unavailable_lines(svc) -> list[str]:
+    """The service's log lines about 503s the database caused (read after it exited)."""
+    return [line for line in svc.stderr().splitlines() if "database unavailable, answered 503" in line]
+
+
+def test_a_postgresql_outage_logs_its_cause_at_warning_rate_limited(cluster, service_factory):
+    svc = service_factory(env=pg_env(cluster))
+    wait_until_ready(svc, 10)
+    cluster.stop()
+    try:
+        started = time.monotonic()
+        statuses = [requests.get(svc.url("/products"), headers=bearer("ops"), timeout=30).status_code
+                    for _ in range(20)]
+        elapsed = time.monotonic() - started
+    finally:
+        cluster.start()
+    assert set(statuses) == {503}, statuses
+    assert svc.stop() == 0
+    lines = unavailable_lines(svc)
+    assert lines and '"level":"warning"' in lines[0] and "connection_lost" in lines[0], svc.stderr()[-2000:]
+    # One line at once, then at most one per 10 s however many 503s.
+    assert len(lines) <= 1 + int(elapsed // 10), lines
+
+
+def test_a_locked_sqlite_database_logs_its_cause_at_warning(service_factory):
+    svc = service_factory(env={"JWT_SECRET": SECRET})
+    other = sqlite3.connect(svc.data_dir / "orders.db", timeout=5, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:  # the service's write waits out its 5 s busy timeout, then answers 503
+        r = requests.post(svc.url("/products"), json={"id": "locked", "name": "L", "price_cents": 1, "stock": 1},
+                          headers=bearer("ops", admin=True), timeout=30)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert r.status_code == 503, r.text
+    assert "locked" not in r.text
+    assert svc.stop() == 0
+    lines = unavailable_lines(svc)
+    assert len(lines) == 1 and '"level":"warning"' in lines[0] and "busy" in lines[0], svc.stderr()[-2000:]
