@@ -33,6 +33,7 @@ using clock = std::chrono::steady_clock;
 // Expected I/O outcomes (timeouts, resets, limits) come back as error codes, not exceptions.
 constexpr auto k_as_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t k_read_chunk = 4096;
+constexpr std::size_t k_body_read_chunk = std::size_t{64} * 1024;
 // After an early answer (401, 404, 413…) to a request whose body we did not read, the rest of
 // the body is read and thrown away for at most this long / this much, so the client sees the
 // answer instead of a connection reset.
@@ -66,6 +67,19 @@ method from_beast(bhttp::verb verb) {
 std::string_view status_label(unsigned status, std::array<char, 8>& buffer) {
     const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), status);
     return {buffer.data(), static_cast<std::size_t>(result.ptr - buffer.data())};
+}
+
+// Whether `unparsed` — what the parser left of a chunked body's framing — holds a line ended
+// by LF alone. The parser consumes every line ended by CRLF, so any LF left is a bare one.
+bool has_bare_line_feed(std::string_view unparsed) {
+    return unparsed.find('\n') != std::string_view::npos;
+}
+
+// Whether a read failed on the bytes themselves (a parse error Beast reports), rather than on
+// the connection (closed, reset, timed out): only then is there someone to answer with a 400.
+bool is_malformed_message(const boost::system::error_code& ec) {
+    return ec.category() == make_error_code(bhttp::error::bad_target).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
 std::string_view received(const beast::flat_buffer& buffer) {
@@ -191,10 +205,7 @@ asio::awaitable<bool> session::serve_one() {
         }
         // Nobody to answer unless the bytes themselves were the problem.
         const bool too_large = over_limit || read_error == bhttp::error::header_limit;
-        const bool malformed =
-            read_error.category() == make_error_code(bhttp::error::bad_target).category() &&
-            read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message &&
-            !too_large;
+        const bool malformed = is_malformed_message(read_error) && !too_large;
         if (!too_large && !malformed) {
             co_return false;
         }
@@ -304,11 +315,33 @@ asio::awaitable<bool> session::read_body(exchange& x) {
         }
     }
     stream_.expires_after(options.body_timeout);
-    auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, *parser_, k_as_tuple);
+    // Parsed by hand rather than with http::async_read, to see what the parser leaves unparsed:
+    // a chunked body's line ended by a bare LF is never completed for Beast, which would wait
+    // for a CRLF until the body timeout and then close without an answer.
+    boost::system::error_code ec = parse_buffered();
+    while (!ec && !parser_->is_done()) {
+        if (parser_->chunked() && has_bare_line_feed(received(buffer_))) {
+            ec = bhttp::error::bad_chunk;
+            break;
+        }
+        auto [read_error, n] =
+            co_await stream_.async_read_some(buffer_.prepare(k_body_read_chunk), k_as_tuple);
+        if (read_error) {
+            ec = read_error;
+            break;
+        }
+        buffer_.commit(n);
+        ec = parse_buffered();
+    }
     if (ec == bhttp::error::body_limit) {
         co_return co_await answer_and_close(
             x, problem_error(413, "Request body is larger than the limit").get()
         );
+    }
+    if (is_malformed_message(ec)) {
+        // A chunked body that breaks the framing (`+2c`, `0x2c`, an overflowing size, bare-LF
+        // line ends): the client gets a 400 with its request id, the log an access line.
+        co_return co_await answer_and_close(x, problem_error(400, "Malformed request body").get());
     }
     if (ec) {
         if (ec == beast::error::timeout) {
@@ -326,6 +359,17 @@ asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
     const bool reuse = stays_open_after(x);
     const bool written = co_await write_response(x, make_problem_response(p), reuse);
     co_return (written && reuse);
+}
+
+boost::system::error_code session::parse_buffered() {
+    boost::system::error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+        const std::size_t used = parser_->put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == bhttp::error::need_more) return {};
+        if (ec || used == 0) break;
+    }
+    return ec;
 }
 
 bool session::consume_buffered_body(exchange& x) {

@@ -58,6 +58,9 @@ private:
     // Reads the body of an admitted request into x.req.body, answering 413 when it grows over
     // the limit. Returns whether the request can go on to its handler.
     boost::asio::awaitable<bool> read_body(exchange& x);
+    // Feeds the parser what buffer_ holds, consuming what it parsed. Returns its error, none
+    // when it only needs more bytes.
+    boost::system::error_code parse_buffered();
     // Answers before the body is read (400, 401, 403, 404, 405, 413, 429): keeping the
     // connection when consume_buffered_body() can, else through answer_and_close(). Returns
     // whether the connection can be reused.

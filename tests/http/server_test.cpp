@@ -278,6 +278,32 @@ TEST_F(server_test, chunked_body_over_the_limit_is_413) {
     EXPECT_TRUE(c.closed_by_peer());
 }
 
+TEST_F(server_test, a_malformed_chunked_body_is_400_with_the_request_id_then_closed) {
+    start();
+    g_echo_calls = 0;
+    for (const std::string_view body : {
+             "+2c\r\n0123456789012345678901234567890123456789abcd\r\n0\r\n\r\n",   // signed size
+             "0x2c\r\n0123456789012345678901234567890123456789abcd\r\n0\r\n\r\n",  // hex prefix
+             "fffffffffffffffffffff\r\nab\r\n0\r\n\r\n",                           // size overflows
+             "3\nabc\n0\n\n",                                                      // bare LF
+             "zz\r\nab\r\n0\r\n\r\n",                                              // not hex
+         }) {
+        client c(port());
+        c.send(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer user\r\nX-Request-ID: chunk-1\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n" +
+            std::string(body)
+        );
+        const auto r = c.read();
+        ASSERT_TRUE(r) << body;
+        EXPECT_EQ(r->result_int(), 400U) << body;
+        EXPECT_EQ((*r)["X-Request-ID"], "chunk-1");
+        EXPECT_EQ(r->body(), R"({"detail":"Malformed request body","type":"bad_request"})");
+        EXPECT_TRUE(c.closed_by_peer()) << body;
+    }
+    EXPECT_EQ(g_echo_calls, 0);
+}
+
 TEST_F(server_test, path_parameters_are_decoded_and_query_kept_raw) {
     start();
     client c(port());
