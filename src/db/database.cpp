@@ -96,6 +96,14 @@ asio::awaitable<readiness> database::check_ready() {
     using namespace asio::experimental::awaitable_operators;
     readiness r;
     r.expected_version = latest_version(backend());
+    if (sqlite_ && !sqlite_->file_in_place()) {
+        r.detail = "Database file deleted or replaced";
+        co_return r;
+    }
+    if (sqlite_ && !sqlite_->writable()) {
+        r.detail = "Database read-only";
+        co_return r;
+    }
     // A database that accepts connections but does not answer (locks, overload) must not
     // hang the probe: the check gives up after the pool timeout.
     asio::steady_timer give_up(co_await asio::this_coro::executor, readiness_timeout_);

@@ -51,7 +51,8 @@ public:
     sqlite::database& sqlite();
 
     // One round trip reading schema_migrations' version; gives up after the pool timeout
-    // (DB_POOL_TIMEOUT). Never throws; call on an event loop.
+    // (DB_POOL_TIMEOUT). SQLite is also not ready when its file was deleted or replaced under
+    // the service, or cannot be written. Never throws; call on an event loop.
     boost::asio::awaitable<readiness> check_ready();
 
     // Stops new PostgreSQL checkouts and closes idle connections (see pg::pool::close()).

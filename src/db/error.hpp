@@ -28,7 +28,8 @@ enum class errc : std::uint8_t {
     lock_not_available,     // 55P03 (lock_timeout, NOWAIT; the service uses neither)
     statement_timeout,      // 57014: the server cancelled the statement (DB_STATEMENT_TIMEOUT_MS)
     connection_lost,        // PostgreSQL: class 08, 57P01-03, 53300, or the connection broke or hit
-                            // its client-side deadline; SQLite: cannot open, I/O error, disk full
+                            // its client-side deadline; SQLite: cannot open, I/O error, disk full,
+                            // read-only file, the file deleted or replaced under the service
     pool_timeout,           // no connection became free within DB_POOL_TIMEOUT
     busy,                   // SQLite: the database stayed locked past the busy timeout
     shutting_down,          // the pool is closed

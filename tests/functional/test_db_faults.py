@@ -541,3 +541,20 @@ def test_a_locked_sqlite_database_logs_its_cause_at_warning(service_factory):
     assert svc.stop() == 0
     lines = unavailable_lines(svc)
     assert len(lines) == 1 and '"level":"warning"' in lines[0] and "busy" in lines[0], svc.stderr()[-2000:]
+
+
+def test_sqlite_files_deleted_under_the_service_turn_ready_and_writes_to_503(service_factory):
+    """Writes into an unlinked file would be acknowledged and lost at the next start."""
+    svc = service_factory(env={"JWT_SECRET": SECRET})
+    admin = bearer("ops", admin=True)
+    product = {"id": "kept", "name": "K", "price_cents": 1, "stock": 1}
+    assert requests.post(svc.url("/products"), json=product, headers=admin, timeout=10).status_code == 201
+    for suffix in ("", "-wal", "-shm"):
+        (svc.data_dir / f"orders.db{suffix}").unlink()
+    assert requests.get(svc.url("/ready"), timeout=10).status_code == 503
+    again = requests.post(svc.url("/products"), json={**product, "id": "lost"}, headers=admin, timeout=10)
+    assert again.status_code == 503 and again.headers.get("Retry-After"), again.text
+    assert requests.get(svc.url("/ready"), timeout=10).status_code == 503
+    assert svc.stop() == 0
+    errors = [line for line in svc.stderr().splitlines() if '"level":"error"' in line]
+    assert len(errors) == 1 and "orders.db was deleted or replaced" in errors[0], svc.stderr()[-2000:]

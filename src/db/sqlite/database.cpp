@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include "db/error.hpp"
@@ -38,6 +39,7 @@ errc classify(int extended) {
         case SQLITE_CANTOPEN:
         case SQLITE_IOERR:
         case SQLITE_FULL:
+        case SQLITE_READONLY:  // a read-only file or mount: no write can succeed now (503)
             return errc::connection_lost;
         default:
             return errc::other;
@@ -243,9 +245,38 @@ void transaction::commit() {
 
 // ---- database ----
 
+namespace {
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> identity_of(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+    return std::pair<std::uint64_t, std::uint64_t>{info.st_dev, info.st_ino};
+}
+
+bool is_file_path(const std::string& path) {
+    return path != ":memory:" && !path.starts_with("file:");
+}
+
+std::string file_moved_message(const std::string& path) {
+    return "the SQLite database file " + path +
+           " was deleted or replaced while the service ran; writes are refused until it is restored "
+           "and the service restarted";
+}
+
+}  // namespace
+
 database::database(database_options options)
     : options_(std::move(options)), readers_pool_(std::max<std::size_t>(options_.readers, 1)) {
     writer_ = std::make_unique<connection>(options_.path, false, options_.busy_timeout);
+    if (is_file_path(options_.path)) {
+        file_identity_ = identity_of(options_.path);
+        if (!writable()) {
+            throw db::error(
+                errc::connection_lost,
+                "the SQLite database " + options_.path + " (or its directory) is read-only for this process"
+            );
+        }
+    }
     // An in-memory database is private to its connection: everything runs on the writer.
     if (options_.path != ":memory:") {
         for (std::size_t i = 0; i < options_.readers; ++i) {
@@ -258,6 +289,23 @@ database::database(database_options options)
 database::~database() {
     writer_pool_.join();
     readers_pool_.join();
+}
+
+bool database::file_in_place() const {
+    if (!file_identity_ || identity_of(options_.path) == file_identity_) return true;
+    if (!reported_file_moved_.exchange(true)) spdlog::error("{}", file_moved_message(options_.path));
+    return false;
+}
+
+bool database::writable() const {
+    if (!is_file_path(options_.path)) return true;
+    const auto directory = std::filesystem::path(options_.path).parent_path();
+    return ::access(options_.path.c_str(), W_OK) == 0 &&
+           ::access(directory.empty() ? "." : directory.c_str(), W_OK) == 0;
+}
+
+void database::require_file_in_place() const {
+    if (!file_in_place()) throw db::error(errc::connection_lost, file_moved_message(options_.path));
 }
 
 boost::asio::thread_pool& database::workers_for(bool reader) {

@@ -171,6 +171,15 @@ public:
 
     const database_options& options() const { return options_; }
 
+    // False once the database file at options().path is gone or is another file than the one
+    // opened (deleted, or replaced by a restore): writes would then land in an unlinked file
+    // and vanish at the next start. The first time it finds that, it logs one error line.
+    // Stats the path; thread-safe; true for ":memory:".
+    bool file_in_place() const;
+    // Whether the file and its directory (where -wal and -shm live) can be written by this
+    // process: false on a read-only mount or after a chmod. Thread-safe; true for ":memory:".
+    bool writable() const;
+
     // Connections running a job now / waiting for one (writer + readers). Thread-safe.
     std::size_t busy_connections() const { return busy_.load(std::memory_order_relaxed); }
     std::size_t idle_connections() const { return 1 + readers_.size() - busy_connections(); }
@@ -189,7 +198,13 @@ private:
     template <typename Fn>
     auto run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_result_t<Fn&, connection&>>;
 
+    // Before each write, on the writer thread: throws db::error (connection_lost) unless
+    // file_in_place().
+    void require_file_in_place() const;
+
     database_options options_;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> file_identity_;  // (st_dev, st_ino) at open
+    mutable std::atomic<bool> reported_file_moved_{false};
     std::unique_ptr<connection> writer_;
     std::vector<std::unique_ptr<connection>> readers_;
     std::mutex readers_mutex_;
@@ -226,6 +241,7 @@ auto database::run_on(bool reader, Fn fn) -> boost::asio::awaitable<std::invoke_
                 }
                 connection& conn = checkout(reader);
                 try {
+                    if (!reader) require_file_in_place();
                     if constexpr (std::is_void_v<result_type>) {
                         work(conn);
                         value.emplace();

@@ -84,6 +84,43 @@ TEST(SqliteFiles, ANewDatabaseIsOwnerOnly) {
     EXPECT_EQ(permission_bits(path), 0640U);
 }
 
+// A write SQLite refuses because the file cannot be written is an outage (503), not a bug (500).
+TEST(SqliteFiles, AReadOnlyDatabaseIsUnavailable) {
+    const test::temp_sqlite scratch;
+    connection(scratch.path(), false, std::chrono::milliseconds(1000)).exec("CREATE TABLE t (x INTEGER)");
+    // mode=ro makes the writer connection read-only as a chmod would for a non-root user.
+    connection writer("file:" + scratch.path() + "?mode=ro", false, std::chrono::milliseconds(1000));
+    try {
+        writer.exec("INSERT INTO t VALUES (1)");
+        ADD_FAILURE() << "a read-only database took a write";
+    } catch (const db::error& e) {
+        EXPECT_EQ(e.code(), errc::connection_lost) << e.what();
+        EXPECT_TRUE(e.is_unavailable());
+    }
+}
+
+TEST(SqliteFiles, AFileDeletedOrReplacedUnderTheDatabaseIsNoticedAndRefusesWrites) {
+    const test::temp_sqlite scratch;
+    runtime::event_loops loops{1};
+    database db(database_options{scratch.path(), 1, std::chrono::milliseconds(1000)});
+    EXPECT_TRUE(db.file_in_place());
+    EXPECT_TRUE(db.writable());
+    std::filesystem::remove(scratch.path());
+    EXPECT_FALSE(db.file_in_place());
+    run_on(loops, [&]() -> asio::awaitable<void> {
+        try {
+            co_await db.write([](connection& c) { c.exec("CREATE TABLE t (x INTEGER)"); });
+            ADD_FAILURE() << "a write went to a deleted file";
+        } catch (const db::error& e) {
+            EXPECT_EQ(e.code(), errc::connection_lost);
+            EXPECT_NE(std::string(e.what()).find("deleted or replaced"), std::string::npos) << e.what();
+        }
+    });
+    // A new file at the same path is another file: still refused.
+    connection(scratch.path(), false, std::chrono::milliseconds(1000)).exec("CREATE TABLE u (x INTEGER)");
+    EXPECT_FALSE(db.file_in_place());
+}
+
 TEST_F(Sqlite, WorkRunsOffTheLoopAndResumesOnIt) {
     run_on(loops_, [&]() -> asio::awaitable<void> {
         const auto loop_thread = std::this_thread::get_id();
