@@ -34,6 +34,10 @@ using clock = std::chrono::steady_clock;
 constexpr auto k_as_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t k_read_chunk = 4096;
 constexpr std::size_t k_body_read_chunk = std::size_t{64} * 1024;
+// A connection keeps the capacity of its read and write buffers from one request to the next
+// (no allocation per request), up to this much; a big body or answer is not held for the rest
+// of a keep-alive connection's life.
+constexpr std::size_t k_kept_buffer_bytes = std::size_t{64} * 1024;
 // After an early answer (401, 404, 413…) to a request whose body we did not read, the rest of
 // the body is read and thrown away for at most this long / this much, so the client sees the
 // answer instead of a connection reset.
@@ -361,6 +365,15 @@ asio::awaitable<bool> session::reject(exchange& x, const problem& p) {
     co_return (written && reuse);
 }
 
+void session::release_large_buffers() {
+    if (write_buffer_.capacity() > k_kept_buffer_bytes) {
+        std::string().swap(write_buffer_);
+    }
+    if (buffer_.capacity() > k_kept_buffer_bytes && buffer_.size() <= k_kept_buffer_bytes) {
+        buffer_.shrink_to_fit();
+    }
+}
+
 boost::system::error_code session::parse_buffered() {
     boost::system::error_code ec;
     while (buffer_.size() > 0 && !parser_->is_done()) {
@@ -405,9 +418,14 @@ asio::awaitable<bool> session::write_response(exchange& x, response res, bool ke
         .keep_alive = keep_alive,
         .is_head = req.method == method::head,
     };
-    serialize_response(write_buffer_, res, x.request_id, framing);
+    serialize_response_head(write_buffer_, res, x.request_id, framing);
+    const std::array<asio::const_buffer, 2> head_and_body{
+        asio::buffer(write_buffer_),
+        framing.is_head ? asio::const_buffer() : asio::buffer(res.body),
+    };
     stream_.expires_after(state_->options.write_timeout);
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(write_buffer_), k_as_tuple);
+    auto [ec, n] = co_await asio::async_write(stream_, head_and_body, k_as_tuple);
+    release_large_buffers();
 
     const auto elapsed = clock::now() - x.started;
     const std::string_view method_label = x.beast_request != nullptr ? to_string(req.method) : "OTHER";

@@ -76,6 +76,8 @@ private:
     // Writes `res` with the standard headers (`Connection: close` unless `keep_alive`),
     // records metrics and the access log line. Returns whether all of it was written.
     boost::asio::awaitable<bool> write_response(exchange& x, response res, bool keep_alive);
+    // Gives back the read and write buffers' memory when a big request or answer grew them.
+    void release_large_buffers();
     // Before closing a connection whose request was not read to its end: reads and discards
     // what the client still sends, bounded, so that closing with unread input does not reset
     // the connection and destroy the answer before the client has read it.
@@ -97,7 +99,7 @@ private:
     stream_type stream_;
     boost::beast::flat_buffer buffer_;
     std::optional<parser_type> parser_;
-    std::string write_buffer_;  // the response being written; its capacity is reused
+    std::string write_buffer_;  // the status line and headers being written; capacity reused
     std::string peer_;
     phase phase_ = phase::idle;
     bool first_request_ = true;  // no request has been read whole yet

@@ -72,6 +72,15 @@ bool is_safe_header(const header& h) {
 void serialize_response(
     std::string& out, const response& res, std::string_view request_id, const response_framing& framing
 ) {
+    serialize_response_head(out, res, request_id, framing);
+    if (!framing.is_head) {
+        out += res.body;
+    }
+}
+
+void serialize_response_head(
+    std::string& out, const response& res, std::string_view request_id, const response_framing& framing
+) {
     out.clear();
     out += framing.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     append_number(out, res.status);
@@ -105,9 +114,6 @@ void serialize_response(
         out += "\r\nConnection: keep-alive";
     }
     out += "\r\n\r\n";
-    if (!framing.is_head) {
-        out += res.body;
-    }
 }
 
 std::optional<std::size_t> leading_empty_line(std::string_view received) {

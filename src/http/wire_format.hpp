@@ -43,6 +43,13 @@ void serialize_response(
     std::string& out, const response& res, std::string_view request_id, const response_framing& framing
 );
 
+// The same without the body: everything up to and including the empty line that ends the
+// header block. The session sends the body from the response itself after it (one gathered
+// write), so a big answer is held once per connection, not twice.
+void serialize_response_head(
+    std::string& out, const response& res, std::string_view request_id, const response_framing& framing
+);
+
 // The length of the empty line (CRLF, or a bare LF) at the start of `received`, 0 when a
 // request line starts there; nullopt when `received` is empty or holds a lone CR: more bytes
 // decide. RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request line

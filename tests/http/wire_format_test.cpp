@@ -111,6 +111,16 @@ TEST(wire_format, serializing_reuses_the_buffer_and_replaces_its_content) {
     EXPECT_EQ(out.capacity(), capacity);
 }
 
+TEST(wire_format, the_head_is_the_response_without_its_body) {
+    const response res{201, "application/json", {{"Location", "/orders/1"}}, R"({"id":"1"})"};
+    std::string whole;
+    std::string head;
+    serialize_response(whole, res, "r", {});
+    serialize_response_head(head, res, "r", {});
+    EXPECT_EQ(head + res.body, whole);
+    EXPECT_TRUE(head.ends_with("Content-Length: 10\r\n\r\n")) << head;
+}
+
 TEST(wire_format, allow_lists_methods_in_a_fixed_order) {
     EXPECT_EQ(
         allow_header({method::delete_, method::post, method::get, method::head}), "GET, HEAD, POST, DELETE"
