@@ -76,7 +76,7 @@ void add_http_options(CLI::App& cli, http::server_options& http, std::deque<seco
         http.max_header_bytes,
         "Request line + headers limit; over it: 431"
     )
-        ->check(CLI::Range(std::size_t{1024}, std::size_t{1024 * 1024}));
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{1024} * 1024));
     add_setting(
         cli, "--max-body-bytes", "MAX_BODY_BYTES", http.max_body_bytes, "Request body limit; over it: 413"
     )

@@ -30,7 +30,8 @@ concept described_enum = std::is_enum_v<T> && boost::describe::has_describe_enum
 template <class T>
 using members_of = boost::describe::describe_members<T, boost::describe::mod_public>;
 
+// A false that depends on T, for static_assert in a discarded `if constexpr` branch.
 template <class T>
-inline constexpr bool dependent_false = false;
+inline constexpr bool dependent_false = false;  // NOLINT(readability-identifier-naming): the idiom's name
 
 }  // namespace svc::json::detail

@@ -347,7 +347,7 @@ std::optional<std::string_view> header(const http::response& r, std::string_view
 
 TEST_F(docs_fixture, OpenApiJsonServesTheDocumentOfTheWholeTable) {
     const auto r = call("/openapi.json");
-    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.status, 200U);
     EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
     EXPECT_EQ(r.body, document);
     const auto doc = bj::parse(r.body);
@@ -361,15 +361,15 @@ TEST_F(docs_fixture, AMatchingIfNoneMatchGets304WithoutABody) {
     const auto etag = std::string(header(first, "ETag").value());
     EXPECT_EQ(etag.front(), '"');
     const auto again = call("/openapi.json", {}, {{"If-None-Match", "\"other\", W/" + etag}});
-    EXPECT_EQ(again.status, 304u);
+    EXPECT_EQ(again.status, 304U);
     EXPECT_TRUE(again.body.empty());
     EXPECT_EQ(header(again, "ETag"), etag);
-    EXPECT_EQ(call("/openapi.json", {}, {{"If-None-Match", "\"stale\""}}).status, 200u);
+    EXPECT_EQ(call("/openapi.json", {}, {{"If-None-Match", "\"stale\""}}).status, 200U);
 }
 
 TEST_F(docs_fixture, DocsPageIsHtmlThatLoadsOnlyItsOwnFiles) {
     const auto r = call("/docs");
-    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.status, 200U);
     EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
     EXPECT_NE(r.body.find("/docs/swagger-ui-bundle.js"), std::string::npos);
     EXPECT_EQ(r.body.find("://"), std::string::npos) << "no CDN or other absolute URL";
@@ -383,9 +383,9 @@ TEST_F(docs_fixture, AssetsHaveTheirContentTypesAndMayBeCached) {
     http::path_params js;
     js.values.emplace_back("file", "swagger-ui-bundle.js");
     const auto r = call("/docs/swagger-ui-bundle.js", js);
-    EXPECT_EQ(r.status, 200u);
+    EXPECT_EQ(r.status, 200U);
     EXPECT_EQ(r.content_type, "text/javascript; charset=utf-8");
-    EXPECT_GT(r.body.size(), 100'000u);  // the real bundle, not a stub
+    EXPECT_GT(r.body.size(), 100'000U);  // the real bundle, not a stub
     EXPECT_EQ(header(r, "Cache-Control"), "public, max-age=86400");
     EXPECT_EQ(header(r, "X-Content-Type-Options"), "nosniff");
 
@@ -426,7 +426,7 @@ TEST_F(docs_fixture, LargeTextFilesAreServedGzippedToClientsThatAcceptIt) {
         js,
         {{"Accept-Encoding", "gzip"}, {"If-None-Match", std::string(*header(gzip, "ETag"))}}
     );
-    EXPECT_EQ(revalidated.status, 304u);
+    EXPECT_EQ(revalidated.status, 304U);
 
     http::path_params icon;
     icon.values.emplace_back("file", "favicon-32x32.png");  // binary: never compressed
@@ -442,7 +442,7 @@ TEST_F(docs_fixture, UnknownAssetIsA404Problem) {
         call("/docs/nope.js", missing);
         FAIL() << "expected a problem_error";
     } catch (const http::problem_error& e) {
-        EXPECT_EQ(e.get().status, 404u);
+        EXPECT_EQ(e.get().status, 404U);
     }
 }
 
