@@ -39,6 +39,16 @@ http::problem to_problem(const orders::error& e) {
         p.headers.push_back({"Retry-After", std::to_string(down->retry_after_seconds())});
         return p;
     }
+    if (const auto* unknown = dynamic_cast<const orders::outcome_unknown*>(&e)) {
+        auto p = make(
+            503,
+            "The change may or may not have been made; retry with the same Idempotency-Key, or read the "
+            "resource first"
+        );
+        p.type = "outcome_unknown";
+        p.headers.push_back({"Retry-After", std::to_string(unknown->retry_after_seconds())});
+        return p;
+    }
     return make(500, "Internal server error");
 }
 

@@ -28,6 +28,8 @@ std::string_view to_string(errc code) {
             return "busy";
         case errc::shutting_down:
             return "shutting_down";
+        case errc::outcome_unknown:
+            return "outcome_unknown";
         case errc::other:
             return "other";
     }

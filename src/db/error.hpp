@@ -33,7 +33,11 @@ enum class errc : std::uint8_t {
     pool_timeout,           // no connection became free within DB_POOL_TIMEOUT
     busy,                   // SQLite: the database stayed locked past the busy timeout
     shutting_down,          // the pool is closed
-    other,                  // any other server-reported error (a bug: bad SQL, wrong types)
+    // PostgreSQL: the connection was lost after a write's COMMIT may have run, and whether it
+    // committed could not be settled in time (pg::commit_checked). Not is_unavailable():
+    // a retry could do the write twice.
+    outcome_unknown,
+    other,  // any other server-reported error (a bug: bad SQL, wrong types)
 };
 
 std::string_view to_string(errc code);

@@ -108,7 +108,7 @@ json::value ref(std::string_view section, std::string_view name) {
 
 // Every `type` the contract's error table names (plus the server's 408 for a request that
 // is not received in time), for the error body's schema.
-constexpr std::array<std::string_view, 16> k_problem_types{
+constexpr std::array<std::string_view, 17> k_problem_types{
     "business_error",
     "bad_request",
     "unauthorized",
@@ -125,6 +125,7 @@ constexpr std::array<std::string_view, 16> k_problem_types{
     "rate_limited",
     "internal_error",
     "unavailable",
+    "outcome_unknown",
 };
 
 json::object problem_schema() {
@@ -248,7 +249,9 @@ constexpr std::array k_implied_responses{
     implied_response{
         503,
         "Unavailable",
-        "Database unreachable, pool exhausted or shutting down.",
+        "Database unreachable, pool exhausted or shutting down (type unavailable: a write was not "
+        "made); or the connection was lost while a write committed and its outcome could not be "
+        "settled (type outcome_unknown: retry only with the same Idempotency-Key).",
         "Service unavailable",
         "Retry-After"},
 };

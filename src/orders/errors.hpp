@@ -6,8 +6,10 @@
 //
 // Who throws what:
 // - stores (src/db/orders/) throw only `unavailable` (database unreachable, pool exhausted
-//   past its wait timeout, statement timeout) — every other store outcome is a typed
-//   result (see store.hpp). Any other exception escaping a store is a bug → 500.
+//   past its wait timeout, statement timeout; for a write: certainly not committed) and
+//   `outcome_unknown` (a write whose commit could not be settled) — every other store
+//   outcome is a typed result (see store.hpp). Any other exception escaping a store is a
+//   bug → 500.
 // - the service (src/orders/service.hpp) throws all of them.
 
 #include <stdexcept>
@@ -77,6 +79,20 @@ public:
 private:
     unsigned retry_after_seconds_;
     std::string cause_;
+};
+
+// A write was sent, the connection to the database was lost while it committed, and whether
+// it committed could not be settled in time: it may have been done. A client retries only
+// with the same Idempotency-Key, or reads the resource first.
+// → 503 outcome_unknown with Retry-After: retry_after_seconds
+class outcome_unknown : public error {
+public:
+    explicit outcome_unknown(const std::string& message, unsigned retry_after_seconds = 1)
+        : error(message), retry_after_seconds_(retry_after_seconds) {}
+    unsigned retry_after_seconds() const { return retry_after_seconds_; }
+
+private:
+    unsigned retry_after_seconds_;
 };
 
 }  // namespace svc::orders

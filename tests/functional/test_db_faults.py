@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
+import re
 import select
 import shutil
 import sqlite3
@@ -558,3 +560,159 @@ def test_sqlite_files_deleted_under_the_service_turn_ready_and_writes_to_503(ser
     assert svc.stop() == 0
     errors = [line for line in svc.stderr().splitlines() if '"level":"error"' in line]
     assert len(errors) == 1 and "orders.db was deleted or replaced" in errors[0], svc.stderr()[-2000:]
+
+
+# ---- a write answered 5xx never committed, whatever happens to its connection ----
+
+
+class FaultedWrites:
+    """16 clients creating orders (every other one with an Idempotency-Key) for `seconds`,
+    each request from a user of its own, so that every answer can be compared with the
+    orders table afterwards; `fault()` runs every 0.5-2 s meanwhile (seeded)."""
+
+    def __init__(self, svc, tag: str, products: list[str], seconds: float, seed: int):
+        self.svc = svc
+        self.tag = tag
+        self.products = products
+        self.seconds = seconds
+        self.random = random.Random(seed)
+        self.answers: list[tuple[str, dict, object, dict]] = []  # user, items, status, body
+        self.faults = 0
+        self._lock = threading.Lock()
+
+    def _client(self, client: int) -> None:
+        session = requests.Session()
+        rng = random.Random(client)
+        deadline = time.monotonic() + self.seconds
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            user = f"{self.tag}-w{client}-{n}"
+            chosen = rng.sample(self.products, rng.randint(1, 2))
+            items = {p: rng.randint(1, 3) for p in chosen}
+            headers = bearer(user)
+            if n % 2 == 0:
+                headers["Idempotency-Key"] = f"key-{user}"
+            body = {"items": [{"product_id": p, "quantity": q} for p, q in items.items()]}
+            try:
+                r = session.post(self.svc.url("/orders"), headers=headers, json=body, timeout=30)
+                status, answer = r.status_code, (r.json() if r.content else {})
+                if status == 503:
+                    assert "Retry-After" in r.headers, r.headers
+            except requests.RequestException as e:
+                status, answer = type(e).__name__, {}
+            with self._lock:
+                self.answers.append((user, items, status, answer))
+
+    def run(self, fault) -> None:
+        clients = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(16)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + self.seconds
+        while True:
+            time.sleep(self.random.uniform(0.5, 2.0))
+            if time.monotonic() >= deadline:
+                break
+            fault()
+            self.faults += 1
+        for c in clients:
+            c.join(timeout=60)
+
+
+def service_backends(cluster: Cluster) -> list[int]:
+    pids = cluster.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'orders-service'")
+    return [int(p) for p in pids.split()]
+
+
+def check_answers_against_the_table(cluster: Cluster, writes: FaultedWrites, stock: int) -> dict:
+    """Every 201 is in the table with its id; no request answered otherwise left an order;
+    units sold + stock left = units stocked for every product. Returns the answer counts."""
+    rows = cluster.sql(f"SELECT user_id || ' ' || id FROM orders WHERE user_id LIKE '{writes.tag}-w%'")
+    committed: dict[str, list[str]] = {}
+    for line in rows.splitlines():
+        user, order_id = line.split()
+        committed.setdefault(user, []).append(order_id)
+    counts: dict[object, int] = {}
+    answered_5xx_but_committed = []
+    for user, _, status, answer in writes.answers:
+        key = status if not isinstance(status, int) or status != 503 else f"503 {answer.get('type')}"
+        counts[key] = counts.get(key, 0) + 1
+        if status == 201:
+            assert committed.get(user) == [answer["id"]], (user, answer, committed.get(user))
+        elif user in committed:
+            answered_5xx_but_committed.append((user, status, answer.get("type")))
+    assert not answered_5xx_but_committed, (len(answered_5xx_but_committed), counts, answered_5xx_but_committed[:5])
+    assert set(counts) <= {201, "503 unavailable", "503 outcome_unknown"}, counts
+    sold = dict(line.split() for line in cluster.sql(
+        "SELECT product_id || ' ' || sum(quantity) FROM order_items GROUP BY product_id").splitlines())
+    for product in writes.products:
+        left = int(cluster.sql(f"SELECT stock FROM products WHERE id = '{product}'"))
+        assert left + int(sold.get(product, 0)) == stock, (product, left, sold.get(product))
+    return counts
+
+
+def lost_commits(svc) -> dict:
+    """How the service settled the commits whose connection it lost (its log lines)."""
+    log = svc.stdout() + svc.stderr()
+    fates = re.findall(r"during a commit; transaction \d+ (committed|rolled back|undecided)", log)
+    counts = {f"looked up, {fate}": fates.count(fate) for fate in ("committed", "rolled back", "undecided")}
+    counts["answered, then lost"] = log.count("lost the connection right after a commit")
+    return counts
+
+
+def start_faulted_writes(cluster: Cluster, service_factory, tag: str, url: str):
+    svc = service_factory(env={"DATABASE_URL": url, "JWT_SECRET": SECRET, "DB_POOL_TIMEOUT": "5"})
+    wait_until_ready(svc, 10)
+    products = [f"{tag}-{i}" for i in range(4)]
+    for p in products:
+        make_product(svc, p, stock=1_000_000)
+    return svc, products
+
+
+def test_writes_cut_off_by_terminated_backends_are_answered_by_what_committed(cluster, service_factory):
+    """pg_terminate_backend() on the service's connections every 0.5-2 s under 16 writing
+    clients. A connection lost after COMMIT was sent used to be a 503 "not done" for an order
+    that had committed (a few per run); now the outcome is looked up before answering."""
+    svc, products = start_faulted_writes(cluster, service_factory, "term", cluster.url)
+    writes = FaultedWrites(svc, "term", products, seconds=20, seed=21)
+    # Each fault first watches for 300 ms for backends that are committing, terminating them
+    # (the window in which the old code answered 503 for a committed order is that narrow),
+    # then terminates every other backend of the service.
+    writes.run(lambda: cluster.sql(
+        "DO $$ DECLARE stop timestamptz := clock_timestamp() + interval '300 ms'; BEGIN "
+        "WHILE clock_timestamp() < stop LOOP "
+        "PERFORM pg_stat_clear_snapshot(); "
+        "PERFORM pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'orders-service' AND state = 'active' AND query = 'COMMIT'; "
+        "END LOOP; END $$; "
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name = 'orders-service' AND pid <> pg_backend_pid()"))
+    wait_until_ready(svc, 15)
+    counts = check_answers_against_the_table(cluster, writes, 1_000_000)
+    assert writes.faults >= 5 and counts.get(201, 0) > 100 and counts.get("503 unavailable", 0) > 0, counts
+    print(f"terminate: {len(writes.answers)} requests, {writes.faults} faults, {counts}, {lost_commits(svc)}")
+
+
+def test_writes_cut_off_by_a_killed_backend_are_answered_by_what_committed(cluster, service_factory):
+    """The same with one service backend SIGKILLed every 0.5-2 s: the server restarts every
+    backend and recovers. The service's connections commit synchronously here
+    (synchronous_commit=on, where scripts/testdb turns it off), or a crash could lose a
+    commit that was already answered."""
+    url = cluster.url + "?options=-csynchronous_commit%3Don"
+    svc, products = start_faulted_writes(cluster, service_factory, "kill", url)
+    writes = FaultedWrites(svc, "kill", products, seconds=15, seed=22)
+
+    def kill_one_backend():
+        try:
+            pids = service_backends(cluster)
+        except subprocess.CalledProcessError:
+            return  # still recovering from the last one
+        if pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(writes.random.choice(pids), 9)
+
+    writes.run(kill_one_backend)
+    wait_until_ready(svc, 30)
+    counts = check_answers_against_the_table(cluster, writes, 1_000_000)
+    assert writes.faults >= 5 and counts.get(201, 0) > 100 and counts.get("503 unavailable", 0) > 0, counts
+    print(f"sigkill: {len(writes.answers)} requests, {writes.faults} faults, {counts}, {lost_commits(svc)}")

@@ -23,14 +23,17 @@ using namespace order_store_support;  // this folder's shared helpers and consta
 // ---------------------------------------------------------------- SQL
 //
 // Column lists are spelled out (never SELECT *) so that decoding by index stays correct when
-// a migration adds a column. Items are ordered COLLATE "C" — byte order, the order the
+// a migration adds a column. The last statement of every write also returns
+// `transaction_id` (pg::k_transaction_id_column), which pg::commit_checked reads by name to
+// settle a commit whose connection is lost. Items are ordered COLLATE "C" — byte order, the order the
 // service sorts product ids in — whatever the database's default collation.
 
 constexpr std::string_view k_insert_product = R"sql(
 INSERT INTO products (id, name, price_cents, stock, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $5)
 ON CONFLICT (id) DO NOTHING
-RETURNING id, name, price_cents, stock, created_at, updated_at)sql";
+RETURNING id, name, price_cents, stock, created_at, updated_at,
+          pg_current_xact_id_if_assigned()::text AS transaction_id)sql";
 
 constexpr std::string_view k_select_product = R"sql(
 SELECT id, name, price_cents, stock, created_at, updated_at FROM products WHERE id = $1)sql";
@@ -43,7 +46,8 @@ SET name = coalesce($2::text, name),
     stock = coalesce($4::int8, stock),
     updated_at = $5
 WHERE id = $1
-RETURNING id, name, price_cents, stock, created_at, updated_at)sql";
+RETURNING id, name, price_cents, stock, created_at, updated_at,
+          pg_current_xact_id_if_assigned()::text AS transaction_id)sql";
 
 // Keyset page by id. `id > ''` when there is no cursor: every id is at least one character.
 constexpr std::string_view k_list_products = R"sql(
@@ -111,7 +115,7 @@ req AS (
 )
 SELECT EXISTS (SELECT 1 FROM new_order) AS created,
        req.product_id, req.quantity, s.id IS NOT NULL AS known, s.stock >= req.quantity AS enough,
-       s.price_cents
+       s.price_cents, pg_current_xact_id_if_assigned()::text AS transaction_id
 FROM req LEFT JOIN current_stock s ON s.id = req.product_id
 ORDER BY req.product_id COLLATE "C")sql";
 
@@ -175,7 +179,8 @@ enum : std::uint8_t { key_held = 0, claimed = 1, prior_answer = 2 };
 // The answer stored with a claimed key, before COMMIT. $5 order id or NULL.
 constexpr std::string_view k_store_idempotent_answer = R"sql(
 UPDATE idempotency_keys SET status_code = $3, response_body = $4, order_id = $5::uuid
-WHERE user_id = $1 AND key = $2)sql";
+WHERE user_id = $1 AND key = $2
+RETURNING pg_current_xact_id_if_assigned()::text AS transaction_id)sql";
 
 // A committed entry, read with a fresh snapshot (after the claim lost a race).
 constexpr std::string_view k_select_idempotency_key = R"sql(
@@ -189,7 +194,6 @@ enum : std::uint8_t { request_hash = 0, status_code = 1, response_body = 2 };
 }
 
 constexpr std::string_view k_begin = "BEGIN";
-constexpr std::string_view k_commit = "COMMIT";
 constexpr std::string_view k_rollback = "ROLLBACK";
 
 // The order and its items, one row per item (an order without items cannot exist, but the
@@ -343,7 +347,8 @@ constexpr char k_replace_items_tail[] = R"sql(
 SELECT checks.visible, checks.version_ok, checks.status_ok, checks.status, checks.version,
        changed.id, changed.user_id, changed.status, changed.currency, changed.total_cents,
        changed.version, changed.created_at, changed.updated_at,
-       req.product_id, req.quantity, l.price_cents, l.id IS NOT NULL AS known, l.stock >= d.taken AS enough
+       req.product_id, req.quantity, l.price_cents, l.id IS NOT NULL AS known, l.stock >= d.taken AS enough,
+       pg_current_xact_id_if_assigned()::text AS transaction_id
 FROM (SELECT 1) AS one
 LEFT JOIN checks ON true
 LEFT JOIN changed ON true
@@ -379,7 +384,8 @@ constexpr char k_transition_tail[] = R"sql(
 SELECT checks.visible, checks.version_ok, checks.status_ok, checks.status, checks.version,
        moved.id, moved.user_id, moved.status, moved.currency, moved.total_cents, moved.version,
        moved.created_at, moved.updated_at,
-       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents
+       i.product_id, i.quantity, i.unit_price_cents, i.line_total_cents,
+       pg_current_xact_id_if_assigned()::text AS transaction_id
 FROM (SELECT 1) AS one
 LEFT JOIN checks ON true
 LEFT JOIN moved ON true
@@ -629,11 +635,11 @@ awaitable<pg::result> pg_order_store::execute(pg::lease& lease, std::string_view
     co_return co_await lease.execute_params(sql, std::move(args));
 }
 
-awaitable<std::vector<pg::result>> pg_order_store::transaction(
-    pg::lease& lease, std::vector<pg::query> queries
+awaitable<std::vector<pg::result>> pg_order_store::commit(
+    pg::lease& lease, std::vector<pg::query> work, pg::transaction_start start
 ) {
-    statements_sent_.fetch_add(queries.size() + 2, std::memory_order_relaxed);  // + BEGIN, COMMIT
-    co_return co_await lease.transaction(std::move(queries));
+    statements_sent_.fetch_add(pg::commit_checked_statements(work.size(), start), std::memory_order_relaxed);
+    co_return co_await pg::commit_checked(pool_, std::move(lease), std::move(work), start);
 }
 
 awaitable<void> pg_order_store::rollback(pg::lease& lease) {
@@ -659,8 +665,10 @@ awaitable<std::variant<o::product, o::product_exists>> pg_order_store::create_pr
 awaitable<std::variant<o::product, o::product_exists>> pg_order_store::insert_product(
     pg::lease& lease, const o::new_product& p, const o::timestamp& now
 ) {
-    pg::params args{p.id, p.name, p.price_cents, p.stock, to_pg(now)};
-    auto rows = co_await execute(lease, k_insert_product, std::move(args));
+    std::vector<pg::query> insert;
+    insert.push_back({k_insert_product, {p.id, p.name, p.price_cents, p.stock, to_pg(now)}});
+    auto results = co_await commit(lease, std::move(insert), pg::transaction_start::begin);
+    const auto& rows = results.front();
     if (rows.empty()) co_return o::product_exists{};
     co_return product_from(rows[0]);
 }
@@ -687,8 +695,10 @@ awaitable<std::optional<o::product>> pg_order_store::update_product(
 awaitable<std::optional<o::product>> pg_order_store::patch_product(
     pg::lease& lease, const std::string& id, const o::product_patch& patch, const o::timestamp& now
 ) {
-    pg::params args{id, patch.name, patch.price_cents, patch.stock, to_pg(now)};
-    auto rows = co_await execute(lease, k_update_product, std::move(args));
+    std::vector<pg::query> update;
+    update.push_back({k_update_product, {id, patch.name, patch.price_cents, patch.stock, to_pg(now)}});
+    auto results = co_await commit(lease, std::move(update), pg::transaction_start::begin);
+    const auto& rows = results.front();
     if (rows.empty()) co_return std::nullopt;
     co_return product_from(rows[0]);
 }
@@ -728,31 +738,40 @@ awaitable<o::create_order_result> pg_order_store::create_order_once(
         k_create_order,
         {order.id, order.user_id, order.currency, arrays.product_ids, arrays.quantities, to_pg(order.now)}
     ));
-    auto results = co_await transaction(lease, std::move(lock_and_create));
+    auto results = co_await commit(lease, std::move(lock_and_create), pg::transaction_start::begin);
     co_return outcome_of_create(results.back(), order);
 }
 
 awaitable<o::create_order_result> pg_order_store::create_order_idempotent(
     pg::lease& lease, const o::new_order& order
 ) {
+    std::optional<claim_step> step;
     std::exception_ptr failure;
     try {
-        co_return co_await claim_and_create(lease, order);
+        step = co_await claim_and_create(lease, order);
     } catch (...) {
         failure = std::current_exception();
     }
-    // Still inside BEGIN (e.g. a render callback threw): end the transaction now, so that its
-    // product locks, advisory lock and claim go at once rather than when the pool next
-    // reuses the connection. When the connection itself broke, the server has rolled back.
-    try {
-        co_await rollback(lease);
-    } catch (const db::error&) {
-        // Nothing more to undo on a broken connection; the original failure matters.
+    if (failure) {
+        // Still inside BEGIN (e.g. a render callback threw): end the transaction now, so that
+        // its product locks, advisory lock and claim go at once rather than when the pool next
+        // reuses the connection. When the connection itself broke, the server has rolled back.
+        try {
+            co_await rollback(lease);
+        } catch (const db::error&) {
+            // Nothing more to undo on a broken connection; the original failure matters.
+        }
+        std::rethrow_exception(failure);
     }
-    std::rethrow_exception(failure);
+    if (step->store_answer) {
+        std::vector<pg::query> store_answer;
+        store_answer.push_back(std::move(*step->store_answer));
+        co_await commit(lease, std::move(store_answer), pg::transaction_start::already_open);
+    }
+    co_return std::move(step->outcome);
 }
 
-awaitable<o::create_order_result> pg_order_store::claim_and_create(
+awaitable<pg_order_store::claim_step> pg_order_store::claim_and_create(
     pg::lease& lease, const o::new_order& order
 ) {
     const auto& claim = *order.idempotency;
@@ -784,20 +803,21 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
 
     if (!head.boolean(claim_cols::key_held)) {
         co_await rollback(lease);
-        co_return o::idempotency_in_flight{};
+        co_return claim_step{o::idempotency_in_flight{}, std::nullopt};
     }
     const int prior_answer = claim_cols::prior_answer;
     if (!head.is_null(prior_answer + idempotency_answer_cols::request_hash)) {
         co_await rollback(lease);
-        co_return stored_answer(head, prior_answer, claim.fingerprint);
+        co_return claim_step{stored_answer(head, prior_answer, claim.fingerprint), std::nullopt};
     }
     if (!head.boolean(claim_cols::claimed)) {
         // Lost the race described at k_claim_idempotency_key: the entry is committed now.
         co_await rollback(lease);
         pg::params args{claim.caller, claim.key, to_pg(order.now)};
         auto prior = co_await execute(lease, k_select_idempotency_key, std::move(args));
-        if (prior.empty()) co_return o::idempotency_in_flight{};  // purged meanwhile: let the client retry
-        co_return stored_answer(prior[0], 0, claim.fingerprint);
+        // Purged meanwhile: let the client retry.
+        if (prior.empty()) co_return claim_step{o::idempotency_in_flight{}, std::nullopt};
+        co_return claim_step{stored_answer(prior[0], 0, claim.fingerprint), std::nullopt};
     }
 
     auto outcome = outcome_of_create(results.at(claim_at + 2), order);
@@ -812,13 +832,10 @@ awaitable<o::create_order_result> pg_order_store::claim_and_create(
         body = claim.render_created(created);
         order_id = created.id;
     }
-    std::vector<pg::query> store_and_commit;
-    store_and_commit.push_back(generic(
+    auto store_answer = generic(
         k_store_idempotent_answer, {claim.caller, claim.key, status, std::move(body), std::move(order_id)}
-    ));
-    store_and_commit.push_back({k_commit, {}});
-    co_await pipeline(lease, std::move(store_and_commit));
-    co_return outcome;
+    );
+    co_return claim_step{std::move(outcome), std::move(store_answer)};
 }
 
 // ---------------------------------------------------------------- read orders
@@ -883,7 +900,7 @@ awaitable<o::replace_items_result> pg_order_store::replace_items_once(
          arrays.quantities,
          to_pg(request.now)}
     ));
-    auto results = co_await transaction(lease, std::move(lock_and_replace));
+    auto results = co_await commit(lease, std::move(lock_and_replace), pg::transaction_start::begin);
     co_return outcome_of_replace(results.back());
 }
 
@@ -907,7 +924,7 @@ awaitable<o::transition_result> pg_order_store::transition_once(
          request.restock,
          to_pg(request.now)}
     ));
-    auto results = co_await transaction(lease, std::move(lock_and_move));
+    auto results = co_await commit(lease, std::move(lock_and_move), pg::transaction_start::begin);
     co_return outcome_of_transition(results.back());
 }
 

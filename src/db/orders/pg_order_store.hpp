@@ -24,6 +24,9 @@
 //   transaction holding a product lock ever waits for an order row: no deadlock cycle.
 //   Deadlocks and serialization failures are retried anyway (k_max_attempts), then reported
 //   as orders::unavailable, like every infrastructure failure (db::error::is_unavailable()).
+// - Every write ends in commit() → pg::commit_checked: a connection lost while COMMIT may
+//   have run is settled before answering — the write's result if it committed,
+//   orders::unavailable if it did not, orders::outcome_unknown if that cannot be told in time.
 //
 // Threading: methods run on the calling event loop and use that loop's pool slice; the
 // store itself holds no mutable state besides an atomic statement counter.
@@ -32,6 +35,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "db/pg/checked_commit.hpp"
 #include "db/pg/pool.hpp"
 #include "orders/store.hpp"
 
@@ -120,9 +124,14 @@ private:
     boost::asio::awaitable<orders::create_order_result> create_order_idempotent(
         pg::lease& lease, const orders::new_order& o
     );
-    boost::asio::awaitable<orders::create_order_result> claim_and_create(
-        pg::lease& lease, const orders::new_order& o
-    );
+    // What the claim round trip decided: the answer when the transaction is already over (a
+    // replay, a mismatch, in flight), or the create's outcome and the statement that stores
+    // its rendered answer with the key, still to be committed.
+    struct claim_step {
+        orders::create_order_result outcome;
+        std::optional<pg::query> store_answer;
+    };
+    boost::asio::awaitable<claim_step> claim_and_create(pg::lease& lease, const orders::new_order& o);
 
     boost::asio::awaitable<pg::lease> checkout(lease_kind kind);
     // Statement plumbing: each counts what it sends into statements_sent_.
@@ -130,9 +139,11 @@ private:
     boost::asio::awaitable<std::vector<pg::result>> pipeline(
         pg::lease& lease, std::vector<pg::query> queries
     );
-    // BEGIN; queries; COMMIT in one round trip; the queries' results.
-    boost::asio::awaitable<std::vector<pg::result>> transaction(
-        pg::lease& lease, std::vector<pg::query> queries
+    // Ends a write: `work` (after BEGIN unless the transaction is already open) and COMMIT in
+    // one round trip through pg::commit_checked, so that a write whose connection is lost is
+    // answered by what became of it. Consumes the lease. Every write of this store ends here.
+    boost::asio::awaitable<std::vector<pg::result>> commit(
+        pg::lease& lease, std::vector<pg::query> work, pg::transaction_start start
     );
     boost::asio::awaitable<void> rollback(pg::lease& lease);
 

@@ -100,9 +100,13 @@ orders::page<T> page_of(std::vector<T> rows, std::size_t limit) {
 }
 
 // Called inside a `catch (const db::error& e)`: an outage or a retryable conflict becomes the
-// domain's `unavailable` (503 with Retry-After) carrying `e`'s message as its cause for the
-// log; anything else is rethrown unchanged (a 500).
+// domain's `unavailable` (503 with Retry-After; a write that ends so did not commit),
+// carrying `e`'s message as its cause for the log; a write whose commit could not be settled
+// becomes `outcome_unknown`; anything else is rethrown unchanged (a 500).
 [[noreturn]] inline void rethrow_for_domain(const db::error& e) {
+    if (e.code() == db::errc::outcome_unknown) {
+        throw orders::outcome_unknown("The database connection was lost while the change was committed");
+    }
     if (e.is_unavailable() || e.is_retryable())
         throw orders::unavailable("The database is unavailable, retry later", 1, e.what());
     throw;  // the db::error being handled, unchanged

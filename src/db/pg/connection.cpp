@@ -192,7 +192,8 @@ asio::awaitable<std::unique_ptr<connection>> connection::connect(
         const std::string set_timeout =
             "SET statement_timeout = " + std::to_string(s.options.statement_timeout.count());
         const query q{set_timeout, {}};
-        co_await self->run_unchecked(std::span(&q, 1), false);
+        std::vector<result> ignored;
+        co_await self->run_unchecked(std::span(&q, 1), false, ignored);
     }
     // PostgreSQL 14+: a backend whose client has gone (a connection dropped because its round
     // trip outlived the client-side bound, or the process exiting mid-request) notices within
@@ -202,7 +203,8 @@ asio::awaitable<std::unique_ptr<connection>> connection::connect(
     if (PQserverVersion(self->conn_) >= 140000) {
         const query q{"SET client_connection_check_interval = 1000", {}};
         try {
-            co_await self->run_unchecked(std::span(&q, 1), false);
+            std::vector<result> ignored;
+            co_await self->run_unchecked(std::span(&q, 1), false, ignored);
         } catch (const db::error& e) {
             if (self->broken_) throw;
             spdlog::debug("database: client_connection_check_interval not set: {}", e.what());
@@ -229,6 +231,8 @@ asio::awaitable<pg_result*> connection::next_result() {
     // arrived while nobody waited raises no new event.
     while (PQisBusy(conn_) != 0) {
         if (PQconsumeInput(conn_) == 0) {
+            // The connection failed; what arrived before it may still complete a result.
+            if (PQisBusy(conn_) == 0) break;
             fail_libpq("reading from");
         }
         if (PQisBusy(conn_) == 0) break;
@@ -238,14 +242,19 @@ asio::awaitable<pg_result*> connection::next_result() {
 }
 
 asio::awaitable<std::vector<result>> connection::run(std::span<const query> queries) {
+    std::vector<result> results;
+    co_await run_into(queries, results);
+    co_return results;
+}
+
+asio::awaitable<void> connection::run_into(std::span<const query> queries, std::vector<result>& results) {
     if (broken_ || conn_ == nullptr) throw db::error(errc::connection_lost, "the connection is closed");
     const auto started = clock::now();
     try {
-        auto results = co_await run_unchecked(queries, true);
+        co_await run_unchecked(queries, true, results);
         if (settings_->observer && settings_->observer->query) {
             settings_->observer->query(std::chrono::duration<double>(clock::now() - started).count());
         }
-        co_return results;
     } catch (const db::error&) {
         if (settings_->observer && settings_->observer->query) {
             settings_->observer->query(std::chrono::duration<double>(clock::now() - started).count());
@@ -255,8 +264,8 @@ asio::awaitable<std::vector<result>> connection::run(std::span<const query> quer
     }
 }
 
-asio::awaitable<std::vector<result>> connection::run_unchecked(
-    std::span<const query> queries, bool allow_prepared
+asio::awaitable<void> connection::run_unchecked(
+    std::span<const query> queries, bool allow_prepared, std::vector<result>& results
 ) {
     // What was sent, in order: each Parse (prepare) and each Execute produces one result.
     struct command {
@@ -313,14 +322,16 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
             fail_libpq("sending to");
         }
         commands.push_back({static_cast<int>(i), nullptr});
+        if (q.flush_after && PQsendFlushRequest(conn_) != 1) {
+            fail_libpq("sending to");
+        }
     }
     if (PQpipelineSync(conn_) != 1) {
         fail_libpq("sending to");
     }
     co_await flush();
 
-    std::vector<result> results;
-    results.reserve(queries.size());
+    results.reserve(results.size() + queries.size());
     std::optional<db::error> first_error;
     for (const command& c : commands) {
         PGresult* raw = co_await next_result();
@@ -379,19 +390,20 @@ asio::awaitable<std::vector<result>> connection::run_unchecked(
         // connection is clean for the next statement and the work is certainly rolled back.
         if (!broken_ && PQtransactionStatus(conn_) == PQTRANS_INERROR) {
             const query rollback{"ROLLBACK", {}};
-            co_await run_unchecked(std::span(&rollback, 1), false);
+            std::vector<result> ignored;
+            co_await run_unchecked(std::span(&rollback, 1), false, ignored);
         }
         throw *first_error;
     }
     // A SET inside a transaction still open may yet be rolled back: then the mode is unknown.
     if (mode_changed && PQtransactionStatus(conn_) == PQTRANS_IDLE) session_plan_ = mode;
-    co_return results;
 }
 
 asio::awaitable<void> connection::reset() {
     if (broken_ || conn_ == nullptr) throw db::error(errc::connection_lost, "the connection is closed");
     const query q{in_transaction() ? "ROLLBACK" : "SELECT 1", {}};
-    co_await run_unchecked(std::span(&q, 1), false);
+    std::vector<result> ignored;
+    co_await run_unchecked(std::span(&q, 1), false, ignored);
     needs_reset_ = false;
 }
 

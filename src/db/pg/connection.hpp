@@ -56,12 +56,19 @@ public:
     // Throws db::error for the first failing query (after rolling back an aborted
     // transaction) or connection_lost (then broken() is true).
     boost::asio::awaitable<std::vector<result>> run(std::span<const query> queries);
+    // run() that appends each query's result to `results` as it arrives, so that after a
+    // failure `results` holds those of the queries before the failing one, when they arrived
+    // (results[i] belongs to queries[i]).
+    boost::asio::awaitable<void> run_into(std::span<const query> queries, std::vector<result>& results);
 
     // Before reuse after an error or a lease returned inside a transaction: ROLLBACK if a
     // transaction is open, else SELECT 1. Throws like run().
     boost::asio::awaitable<void> reset();
 
     bool broken() const { return broken_; }
+    // The last round trip was cut off because the server did not answer within its bound
+    // (rather than because the server closed or reset the connection).
+    bool timed_out() const { return timed_out_; }
     bool needs_reset() const { return needs_reset_; }
     void mark_needs_reset() { needs_reset_ = true; }
     bool in_transaction() const;
@@ -78,8 +85,8 @@ private:
     boost::asio::awaitable<pg_result*> next_result();
     // run() without metrics or needs_reset bookkeeping; `allow_prepared` false for the
     // connection's own statements (SET, ROLLBACK, SELECT 1), which are never cached.
-    boost::asio::awaitable<std::vector<result>> run_unchecked(
-        std::span<const query> queries, bool allow_prepared
+    boost::asio::awaitable<void> run_unchecked(
+        std::span<const query> queries, bool allow_prepared, std::vector<result>& results
     );
     // Starts the round-trip bound for `statements` statements.
     void begin_io(std::size_t statements);

@@ -71,6 +71,10 @@ struct query {
     std::string_view sql;
     pg::params params;
     plan_mode plan = plan_mode::automatic;
+    // Ask the server to send the results so far right after this statement (a Flush
+    // message), before it runs the next: they reach the client even when the connection dies
+    // later in the round trip (pg::commit_checked relies on it).
+    bool flush_after = false;
 };
 
 // A query from its SQL and arguments: pg::stmt(k_insert_item, order_id, product_id, qty).

@@ -432,6 +432,15 @@ asio::awaitable<std::vector<result>> lease::pipeline(std::vector<query> queries)
     co_return co_await connection_->run(queries);
 }
 
+asio::awaitable<void> lease::pipeline_into(std::vector<query> queries, std::vector<result>& results) {
+    if (!connection_) throw std::logic_error("pg::lease: used after move");
+    co_await connection_->run_into(queries, results);
+}
+
+bool lease::timed_out() const {
+    return connection_ && connection_->timed_out();
+}
+
 asio::awaitable<std::vector<result>> lease::transaction(
     std::vector<query> queries, std::string_view begin_sql
 ) {

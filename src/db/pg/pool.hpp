@@ -126,6 +126,15 @@ public:
         return pipeline(make_queries(std::forward<Queries>(queries)...));
     }
 
+    // pipeline() that appends each statement's result to `results` as it arrives: after a
+    // failure, `results` holds those of the statements before the failing one that arrived
+    // (results[i] belongs to queries[i]). For callers that must know how far the server got.
+    boost::asio::awaitable<void> pipeline_into(std::vector<query> queries, std::vector<result>& results);
+
+    // The last round trip failed because the server did not answer within its bound (the
+    // client gave up; the server may still be working), not because the connection closed.
+    bool timed_out() const;
+
     // pipeline({begin_sql, queries..., "COMMIT"}): an explicit transaction in one round
     // trip. Returns the queries' results only (not BEGIN's or COMMIT's); statement_index()
     // of an error counts `queries`. `begin_sql` may set the isolation level, e.g.
