@@ -619,7 +619,7 @@ class FaultedWrites:
             c.join(timeout=60)
 
 
-def service_backends(cluster: Cluster) -> list[int]:
+def service_backend_pids(cluster: Cluster) -> list[int]:
     pids = cluster.sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'orders-service'")
     return [int(p) for p in pids.split()]
 
@@ -704,7 +704,7 @@ def test_writes_cut_off_by_a_killed_backend_are_answered_by_what_committed(clust
 
     def kill_one_backend():
         try:
-            pids = service_backends(cluster)
+            pids = service_backend_pids(cluster)
         except subprocess.CalledProcessError:
             return  # still recovering from the last one
         if pids:
