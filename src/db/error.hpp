@@ -5,10 +5,12 @@
 // Every database call reports a failure by throwing `db::error`; callers decide by its
 // predicates, not by SQLSTATE. `is_unavailable()`: the database cannot serve right now — the
 // API answers 503 `unavailable` with Retry-After. `is_retryable()`: the whole transaction may
-// be run again (the order stores retry it a few times, then answer like an outage). Anything
-// else is a bug (bad SQL, a violated schema constraint the code should have prevented) and is
-// answered 500. No caller treats a code as a business outcome: a duplicate product id and
-// missing stock are decided in SQL and returned as values (orders/store.hpp).
+// be run again (the order stores retry it a few times, then answer like an outage).
+// `errc::outcome_unknown`: a write whose commit could not be settled — 503 `outcome_unknown`,
+// never retried. Anything else is a bug (bad SQL, a violated schema constraint the code should
+// have prevented) and is answered 500. No caller treats a code as a business outcome: a
+// duplicate product id and missing stock are decided in SQL and returned as values
+// (orders/store.hpp).
 
 #include <cstdint>
 #include <stdexcept>
