@@ -74,9 +74,15 @@ std::string_view status_label(unsigned status, std::array<char, 8>& buffer) {
 }
 
 // Whether `unparsed` — what the parser left of a chunked body's framing — holds a line ended
-// by LF alone. The parser consumes every line ended by CRLF, so any LF left is a bare one.
+// by LF alone. CRLFs may legitimately wait there: Beast keeps the CRLF that ends a chunk's data
+// until the next size line is complete, and a last chunk until its trailer section is; it
+// consumes a CRLF whole, so an LF first in the buffer or after anything but CR is a bare one.
 bool has_bare_line_feed(std::string_view unparsed) {
-    return unparsed.find('\n') != std::string_view::npos;
+    for (std::size_t at = unparsed.find('\n'); at != std::string_view::npos;
+         at = unparsed.find('\n', at + 1)) {
+        if (at == 0 || unparsed[at - 1] != '\r') return true;
+    }
+    return false;
 }
 
 // Whether a read failed on the bytes themselves (a parse error Beast reports), rather than on

@@ -304,6 +304,24 @@ TEST_F(server_test, a_malformed_chunked_body_is_400_with_the_request_id_then_clo
     EXPECT_EQ(g_echo_calls, 0);
 }
 
+// A client that writes each chunk as it has it: the framing arrives split at any point, also
+// between a chunk's data and its CRLF and inside a CRLF, and must still be read as framing.
+TEST_F(server_test, a_chunked_body_split_across_writes_is_read_whole) {
+    start();
+    client c(port());
+    c.send(
+        "POST /echo HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer user\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    for (const std::string_view piece : {"3\r\nabc", "\r\n", "2\r\nde\r", "\n0\r\nX-T: 1\r\n", "\r\n"}) {
+        std::this_thread::sleep_for(30ms);  // separate reads on the server, not a condition waited for
+        c.send(piece);
+    }
+    const auto r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->result_int(), 200U);
+    EXPECT_EQ(r->body(), "alice:abcde");
+}
+
 TEST_F(server_test, path_parameters_are_decoded_and_query_kept_raw) {
     start();
     client c(port());
