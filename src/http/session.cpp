@@ -36,8 +36,9 @@ constexpr std::size_t k_read_chunk = 4096;
 constexpr std::size_t k_body_read_chunk = std::size_t{64} * 1024;
 // A connection keeps the capacity of its read and write buffers from one request to the next
 // (no allocation per request), up to this much; a big body or answer is not held for the rest
-// of a keep-alive connection's life.
-constexpr std::size_t k_kept_buffer_bytes = std::size_t{64} * 1024;
+// of a keep-alive connection's life. Well above what one body read reserves (a read chunk on
+// top of what is buffered), so an ordinary POST never frees and regrows the read buffer.
+constexpr std::size_t k_kept_buffer_bytes = 4 * k_body_read_chunk;
 // After an early answer (401, 404, 413…) to a request whose body we did not read, the rest of
 // the body is read and thrown away for at most this long / this much, so the client sees the
 // answer instead of a connection reset.
