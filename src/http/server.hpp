@@ -1,18 +1,19 @@
 #pragma once
 // The HTTP/1.1 server: one SO_REUSEPORT acceptor per event loop, one coroutine per
 // connection, keep-alive and pipelining, the contract's limits, authentication before the
-// body is read, and graceful shutdown. Handlers and their callers see no Beast type: the
-// parser stays inside session.cpp, the bytes written are wire_format's.
+// body is read, and graceful shutdown. Handlers and their callers see no Beast type: Beast's
+// parser is used by session.cpp only, the bytes written are wire_format's.
 //
 // Per request, in this order: read the headers (431 over max_header_bytes, connection dropped
-// when they do not arrive within header_timeout) → 413 when Content-Length is over
-// max_body_bytes → admission (admission.hpp: route 404 / 405 + Allow, authenticate 401, role
-// 403, rate limit 429) → read the body (413 when a chunked body grows over the limit) → run the
-// handler → write the response with X-Request-ID. An answer given before the body was read
-// keeps the connection when the whole body (within max_body_bytes) came with the header;
-// otherwise it closes the connection after a short drain of the unread body. Every request is
-// counted in http_requests_total{method,route,status}, timed in
-// http_request_duration_seconds{method,route}, and logged by obs::log_access.
+// when they do not arrive within header_timeout) → 400 for a malformed request line or target,
+// a missing or repeated Host, a Transfer-Encoding that does not end in chunked → 413 when Content-Length is
+// over max_body_bytes → admission (admission.hpp: route 404 / 405 + Allow, authenticate 401, role 403, rate
+// limit 429) → read the body (413 when a chunked body grows over the limit, 400 when its framing is
+// malformed) → run the handler → write the response with X-Request-ID. An answer given before the body was
+// read keeps the connection when the whole body (within max_body_bytes) came with the header; otherwise it
+// closes the connection after a short drain of the unread body. Every request is counted in
+// http_requests_total{method,route,status}, timed in http_request_duration_seconds{method,route}, and logged
+// by obs::log_access.
 //
 // Per connection: closed at once when the service port holds max_connections, or its client
 // address max_connections_per_peer; dropped when its first request's headers have not arrived

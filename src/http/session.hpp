@@ -2,7 +2,8 @@
 // Internal to the server (server.cpp, session.cpp): one client connection's life — read a
 // request with Beast's parser, check its framing and limits, admit it (admission.hpp), read its
 // body, run the handler, write the answer (wire_format.hpp); refusals that keep or close the
-// connection; draining at shutdown. The only translation unit with Beast's request parser.
+// connection; draining at shutdown. session.cpp is the only source file that runs Beast's
+// request parser.
 
 #include <chrono>
 #include <cstdint>

@@ -6,7 +6,7 @@
 //
 // to_text writes the text directly, without building a boost::json::value tree: responses are
 // rendered on every request, and the tree's allocations were most of a page's cost. A test
-// (tests/orders/api_test.cpp) holds it, byte for byte, to boost::json::serialize of such a tree.
+// (tests/api/api_test.cpp) holds it, byte for byte, to boost::json::serialize of such a tree.
 
 #include <cstdint>
 #include <optional>

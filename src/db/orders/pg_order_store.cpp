@@ -67,7 +67,7 @@ enum : std::uint8_t { id = 0, name = 1, price_cents = 2, stock = 3, created_at =
 // locked rows as they now are and can decide with plain reads. (Locking and deciding in a
 // single statement is not safe: a FOR UPDATE CTE is evaluated lazily, as far as its readers
 // demand, and the rows it locks late may have been read by the statement's older snapshot
-// — the stock test of tests/orders_store caught exactly that.)
+// — the stock test of tests/db/orders caught exactly that.)
 
 // Products of a create request, in id order. $1 product ids (text[]).
 constexpr std::string_view k_lock_products = R"sql(

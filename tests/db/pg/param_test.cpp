@@ -1,5 +1,5 @@
 // Text-format encoding of statement parameters (pure; the round trips through a real server
-// are in pg_client_test.cpp).
+// are in connection_test.cpp).
 #include "db/pg/param.hpp"
 
 #include <gtest/gtest.h>
