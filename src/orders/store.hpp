@@ -64,6 +64,9 @@ struct stock_refusal {
 // (a repeat after that is a first request) and purge_idempotency_keys() deletes them.
 inline constexpr std::chrono::hours k_idempotency_ttl{24};
 
+// The most idempotency entries one order_store::purge_idempotency_keys() call deletes.
+inline constexpr std::size_t k_idempotency_purge_batch = 1000;
+
 // A create-order request's Idempotency-Key. The key space is per caller (`caller`, the
 // token's sub), independent of the order's owner.
 struct idempotency_claim {
@@ -202,8 +205,10 @@ public:
     // say why.
     virtual boost::asio::awaitable<transition_result> transition(transition_request r) = 0;
 
-    // Deletes idempotency entries created before `created_before`; returns how many.
-    // Called periodically by the application.
+    // Deletes at most k_idempotency_purge_batch of the idempotency entries created before
+    // `created_before`, in one short statement (its locks are held briefly); returns how
+    // many. Fewer than a batch: none is left. The application calls it until then, letting
+    // other work run between batches (db::purge_idempotency_keys_periodically).
     virtual boost::asio::awaitable<std::size_t> purge_idempotency_keys(timestamp created_before) = 0;
 };
 

@@ -190,6 +190,21 @@ public:
         return value;
     }
 
+    // Runs `sql` (statements, no result) on a writable connection of its own, e.g. to bulk-load
+    // rows the store would take long to write one by one.
+    void admin_exec(const std::string& sql) {
+        sqlite3* db = nullptr;
+        const auto path = (dir_ / "orders.db").string();
+        char* message = nullptr;
+        const bool ok = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
+                        sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+                        sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK;
+        const std::string error = message != nullptr ? message : (db != nullptr ? sqlite3_errmsg(db) : "");
+        sqlite3_free(message);
+        sqlite3_close(db);
+        if (!ok) throw std::runtime_error(sql + ": " + error);
+    }
+
 private:
     loop_runner runner_{2};
     std::filesystem::path dir_;

@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +20,19 @@ std::unique_ptr<orders::order_store> make_order_store(database& database) {
     return std::make_unique<sqlite_order_store>(database.sqlite());
 }
 
+boost::asio::awaitable<std::size_t> purge_expired_idempotency_keys(
+    orders::order_store& store, orders::timestamp created_before
+) {
+    std::size_t purged = 0;
+    for (;;) {
+        const auto batch = co_await store.purge_idempotency_keys(created_before);
+        purged += batch;
+        if (batch < orders::k_idempotency_purge_batch) co_return purged;
+        // Let the loop's requests run between two batches.
+        co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
+    }
+}
+
 boost::asio::awaitable<void> purge_idempotency_keys_periodically(
     orders::order_store& store, idempotency_purge_options options
 ) {
@@ -29,7 +43,7 @@ boost::asio::awaitable<void> purge_idempotency_keys_periodically(
         timer.expires_after(options.interval);
         co_await timer.async_wait(boost::asio::use_awaitable);  // throws when cancelled: the end
         try {
-            const auto purged = co_await store.purge_idempotency_keys(orders::system_now() - ttl);
+            const auto purged = co_await purge_expired_idempotency_keys(store, orders::system_now() - ttl);
             if (purged > 0) spdlog::info("purged {} expired idempotency keys", purged);
         } catch (const std::exception& e) {
             spdlog::warn(

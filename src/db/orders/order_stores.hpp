@@ -24,11 +24,20 @@ std::unique_ptr<orders::order_store> make_order_store(database& database);
 
 struct idempotency_purge_options {
     // IDEMPOTENCY_PURGE_INTERVAL_SECONDS / --idempotency-purge-interval-seconds: between two purges
-    // of entries older than orders::k_idempotency_ttl (each purge: bounded batches). 0 = never.
+    // of entries older than orders::k_idempotency_ttl (each purge removes them all, in
+    // batches). 0 = never.
     std::chrono::seconds interval{300};
 };
 
-// Every `options.interval`, deletes the entries created more than k_idempotency_ttl ago.
+// Deletes every idempotency entry created before `created_before`, one batch
+// (orders::k_idempotency_purge_batch) per statement, yielding to the calling loop's other work
+// between batches; returns how many. Entries created meanwhile are newer: the loop ends.
+boost::asio::awaitable<std::size_t> purge_expired_idempotency_keys(
+    orders::order_store& store, orders::timestamp created_before
+);
+
+// Every `options.interval`, deletes every entry created more than k_idempotency_ttl ago
+// (purge_expired_idempotency_keys).
 // Runs until the coroutine is cancelled or its loop stops; a failed purge is logged and
 // retried at the next tick (an expired entry is already ignored by create_order, so a late
 // purge only costs disk). Call on an event loop.

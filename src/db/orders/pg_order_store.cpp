@@ -399,7 +399,7 @@ namespace transition_cols {
 enum : std::uint8_t { item = 13 };
 }
 
-// Bounded: one batch per statement, so a big backlog never holds locks for long.
+// One batch ($2 rows at most), so a big backlog never holds locks for long.
 constexpr std::string_view k_purge_idempotency_keys = R"sql(
 DELETE FROM idempotency_keys
 WHERE (user_id, key) IN (
@@ -938,16 +938,9 @@ awaitable<std::size_t> pg_order_store::delete_expired_keys(
     pg::lease& lease, const o::timestamp& created_before
 ) {
     // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
-    const auto expired_before = to_pg(expiry_for(created_before));
-    std::size_t purged = 0;
-    for (int batch = 0; batch < k_purge_max_batches; ++batch) {
-        pg::params args{expired_before, k_purge_batch};
-        auto result = co_await execute(lease, k_purge_idempotency_keys, std::move(args));
-        const auto deleted = result.affected_rows();
-        purged += static_cast<std::size_t>(deleted);
-        if (deleted < k_purge_batch) break;
-    }
-    co_return purged;
+    pg::params args{to_pg(expiry_for(created_before)), k_purge_batch};
+    auto result = co_await execute(lease, k_purge_idempotency_keys, std::move(args));
+    co_return static_cast<std::size_t>(result.affected_rows());
 }
 
 }  // namespace svc::db

@@ -426,16 +426,9 @@ o::page<o::order> select_orders(const session& db, const o::order_query& query) 
 
 std::size_t delete_expired_keys(const session& db, const o::timestamp& created_before) {
     // Every entry expires k_idempotency_ttl after its creation, and expires_at is indexed.
-    const auto expired_before = expiry_for(created_before);
-    std::size_t purged = 0;
-    for (int batch = 0; batch < k_purge_max_batches; ++batch) {
-        auto s = db.prepare(k_purge_idempotency_keys);
-        s.bind(1, expired_before).bind(2, k_purge_batch);
-        const auto deleted = s.run();
-        purged += static_cast<std::size_t>(deleted);
-        if (deleted < k_purge_batch) break;
-    }
-    return purged;
+    auto s = db.prepare(k_purge_idempotency_keys);
+    s.bind(1, expiry_for(created_before)).bind(2, k_purge_batch);
+    return static_cast<std::size_t>(s.run());
 }
 
 }  // namespace

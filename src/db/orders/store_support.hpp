@@ -51,10 +51,8 @@ struct joined_sql {
 // `id < cursor`).
 inline constexpr std::string_view k_no_cursor = "ffffffff-ffff-ffff-ffff-ffffffffffff";
 
-// purge_idempotency_keys deletes at most this many rows per statement, so a large backlog
-// never holds its locks for long, and at most k_purge_max_batches statements per call.
-inline constexpr std::int64_t k_purge_batch = 1000;
-inline constexpr int k_purge_max_batches = 10;
+// purge_idempotency_keys deletes at most this many rows per call (one statement).
+inline constexpr auto k_purge_batch = static_cast<std::int64_t>(orders::k_idempotency_purge_batch);
 
 // When an Idempotency-Key stored at `now` may be purged.
 inline orders::timestamp expiry_for(orders::timestamp now) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -519,6 +520,49 @@ TYPED_TEST(OrderStore, PeriodicPurgeDeletesOnlyExpiredKeys) {
     EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys WHERE key = 'old'"), 0);
     EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys WHERE key = 'fresh'"), 1);
     EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM orders"), 2);  // orders are kept
+}
+
+// A backlog larger than any fixed number of batches (the purge used to stop at 10,000 rows a
+// tick): one tick removes every expired entry, one batch per store call, and nothing else.
+TYPED_TEST(OrderStore, PurgeRemovesTheWholeExpiredBacklogInBatches) {
+    const auto ttl = std::chrono::duration_cast<std::chrono::microseconds>(k_idempotency_ttl).count();
+    const auto now = system_now();
+    const std::string columns =
+        "INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response_body, order_id, "
+        "created_at, expires_at) ";
+    // 12,345 entries created 25 hours ago (expired an hour ago) and one fresh entry; PostgreSQL
+    // stores timestamptz, SQLite microseconds since the epoch.
+    std::string insert;
+    if constexpr (std::is_same_v<TypeParam, postgres_backend>) {
+        insert = columns +
+                 "SELECT 'bulk', 'k' || g, 'fp', 201, '{}', NULL, now() - interval '25 hours', "
+                 "now() - interval '1 hour' FROM generate_series(1, 12345) AS g; " +
+                 columns + "VALUES ('bulk', 'fresh', 'fp', 201, '{}', NULL, now(), now() + interval '1 day')";
+    } else {
+        const auto created = std::to_string(now - ttl - 3'600'000'000);
+        const auto expired = std::to_string(now - 3'600'000'000);
+        insert = columns +
+                 "WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 12345) " +
+                 "SELECT 'bulk', 'k' || g, 'fp', 201, '{}', NULL, " + created + ", " + expired + " FROM n; " +
+                 columns + "VALUES ('bulk', 'fresh', 'fp', 201, '{}', NULL, " + std::to_string(now) + ", " +
+                 std::to_string(now + ttl) + ")";
+    }
+    this->backend_.admin_exec(insert);
+    ASSERT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys"), 12346);
+
+    std::size_t one_call = 0;
+    this->run([&]() {
+        return this->assign(one_call, this->store().purge_idempotency_keys(system_now() - ttl));
+    });
+    EXPECT_EQ(one_call, k_idempotency_purge_batch);  // one bounded batch per call
+
+    std::size_t purged = 0;
+    this->run([&]() {
+        return this->assign(purged, purge_expired_idempotency_keys(this->store(), system_now() - ttl));
+    });
+    EXPECT_EQ(purged, 12345 - k_idempotency_purge_batch);
+    EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys"), 1);
+    EXPECT_EQ(this->backend_.query_int("SELECT count(*) FROM idempotency_keys WHERE key = 'fresh'"), 1);
 }
 
 TYPED_TEST(OrderStore, KeyHeldByARunningRequestIsInFlightThenReplayed) {
