@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "auth/token_format.hpp"
+#include "text/hidden_characters.hpp"
 
 namespace svc::auth {
 
@@ -184,7 +185,7 @@ bool is_valid_subject(std::string_view sub) {
     // The subject becomes a user id in storage and logs: control characters (NUL first, C1
     // too), line separators and bidi controls have no business there — they would let one
     // user id pass for another on a screen.
-    return !token_format::has_hidden_control(sub);
+    return !text::has_hidden_control(sub);
 }
 
 void add_role(principal& who, std::string_view role) {

@@ -89,22 +89,4 @@ std::size_t code_point_count(std::string_view utf8) {
     return count;
 }
 
-bool has_hidden_control(std::string_view utf8) {
-    std::size_t i = 0;
-    while (i < utf8.size()) {
-        const auto lead = static_cast<unsigned char>(utf8[i]);
-        const std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-        std::uint32_t code = length == 1 ? lead : lead & (0x7FU >> length);
-        for (std::size_t k = 1; k < length && i + k < utf8.size(); ++k) {
-            code = (code << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3FU);
-        }
-        const bool hidden = code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 ||
-                            code == 0x2029 || (code >= 0x202A && code <= 0x202E) ||
-                            (code >= 0x2066 && code <= 0x2069);
-        if (hidden) return true;
-        i += length;
-    }
-    return false;
-}
-
 }  // namespace svc::auth::token_format

@@ -32,9 +32,4 @@ std::string base64url_encode(std::string_view bytes);
 // guarantees that for the strings it parses).
 std::size_t code_point_count(std::string_view utf8);
 
-// True when `utf8` (valid UTF-8) holds a control character (C0, DEL, C1: category Cc), a line
-// or paragraph separator (U+2028, U+2029) or a bidi control (U+202A-U+202E, U+2066-U+2069).
-// The same set as json::has_hidden_control, which checks user ids in request bodies.
-bool has_hidden_control(std::string_view utf8);
-
 }  // namespace svc::auth::token_format

@@ -4,6 +4,8 @@
 
 #include <boost/json/parser.hpp>
 
+#include "text/hidden_characters.hpp"
+
 namespace svc::json {
 
 std::variant<boost::json::value, malformed> parse(std::string_view text, std::size_t max_depth) {
@@ -57,24 +59,6 @@ std::optional<std::size_t> utf8_length(std::string_view text) {
     return count;
 }
 
-bool has_hidden_control(std::string_view text) {
-    std::size_t i = 0;
-    while (i < text.size()) {
-        const auto lead = static_cast<unsigned char>(text[i]);
-        const std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-        std::uint32_t code = length == 1 ? lead : lead & (0x7FU >> length);
-        for (std::size_t k = 1; k < length && i + k < text.size(); ++k) {
-            code = (code << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3FU);
-        }
-        const bool hidden = code < 0x20 || (code >= 0x7F && code <= 0x9F) || code == 0x2028 ||
-                            code == 0x2029 || (code >= 0x202A && code <= 0x202E) ||
-                            (code >= 0x2066 && code <= 0x2069);
-        if (hidden) return true;
-        i += length;
-    }
-    return false;
-}
-
 std::optional<std::int64_t> parse_decimal(std::string_view text) {
     if (text.empty() || text.front() == '+') return std::nullopt;
     std::int64_t value = 0;
@@ -109,7 +93,7 @@ void check_text(reader& r, std::string_view text, const field_rule* rule) {
             "string_too_long"
         );
     }
-    if (rule->pattern == text_pattern::visible && has_hidden_control(text)) {
+    if (rule->pattern == text_pattern::visible && text::has_hidden_control(text)) {
         r.fail(
             "String should match pattern '" + std::string(pattern_regex(rule->pattern)) + "'",
             "string_pattern_mismatch"

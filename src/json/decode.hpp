@@ -74,12 +74,6 @@ std::variant<boost::json::value, malformed> parse(
 // (overlong forms, surrogates and code points past U+10FFFF are invalid).
 std::optional<std::size_t> utf8_length(std::string_view text);
 
-// True when the valid UTF-8 `text` holds a control character (C0, DEL, C1: category Cc), a
-// line or paragraph separator (U+2028, U+2029) or a bidi control (U+202A-U+202E,
-// U+2066-U+2069): characters that are invisible or break lines, so that two different user ids
-// could look the same in a log line or a screen.
-bool has_hidden_control(std::string_view text);
-
 // The strict decimal integer in `text` ("-12"; no "+", spaces, "1.0" or "0x1"), or nullopt.
 std::optional<std::int64_t> parse_decimal(std::string_view text);
 
